@@ -1,0 +1,11 @@
+"""The `digits` command line: one module per group of commands, all thin doors into the library."""
+
+from handwritten_digits.cli.app import cli, main
+from handwritten_digits.cli.data import data
+from handwritten_digits.cli.predict import predict
+from handwritten_digits.cli.train import evaluate, models_cmd, train
+
+for command in (data, models_cmd, train, evaluate, predict):
+    cli.add_command(command)
+
+__all__ = ["cli", "main"]

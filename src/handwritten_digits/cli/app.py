@@ -1,0 +1,56 @@
+"""The `digits` command: parse, call the library, print. Nothing is computed here.
+
+Every `DigitsError` (and every usage error) becomes one line on stderr and exit status 2; other
+exceptions are bugs and print a traceback only with --debug.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import click
+from rich.console import Console
+
+from handwritten_digits.errors import DigitsError
+
+err = Console(stderr=True)
+out = Console()
+_DEBUG = False
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--debug", is_flag=True, help="Show tracebacks for unexpected errors.")
+@click.option("-v", "--verbose", is_flag=True, help="Log what the library is doing.")
+@click.version_option(package_name="handwritten-digits")
+def cli(debug: bool, verbose: bool) -> None:
+    """Handwritten digit recognition: data, training, evaluation, reading, serving."""
+    global _DEBUG
+    _DEBUG = debug
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="digits", standalone_mode=False)
+    except click.exceptions.Abort:
+        err.print("aborted")
+        raise SystemExit(130) from None
+    except click.exceptions.NoArgsIsHelpError as e:  # `digits` alone: help, not an error
+        click.echo(e.ctx.get_help())
+        raise SystemExit(0) from None
+    except click.ClickException as e:
+        click.echo(f"error: {e.format_message()}", err=True)
+        raise SystemExit(2) from None
+    except DigitsError as e:
+        click.echo(f"error: {e}", err=True)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        raise SystemExit(130) from None
+    except Exception as e:
+        if _DEBUG:
+            raise
+        click.echo(f"internal error: {type(e).__name__}: {e} (run with --debug for details)",
+                   err=True)
+        raise SystemExit(1) from None

@@ -1,0 +1,149 @@
+"""Save and load models as safetensors weights plus a JSON sidecar.
+
+The sidecar carries everything a consumer needs to use the weights without guessing: the registry
+name and arguments to rebuild the module, the input convention (size, polarity, normalisation), the
+class names, the calibration temperature, metrics, library versions and the data hashes. Nothing is
+ever unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from handwritten_digits.errors import ModelError
+from handwritten_digits.fileio import atomic_path, write_json
+from handwritten_digits.models import create_model, get_entry
+
+SIDECAR_FORMAT = "handwritten-digits/model"
+SIDECAR_VERSION = 1
+PACKAGE_DEFAULT = Path(__file__).parent / "assets" / "default.safetensors"
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for inference together with its sidecar."""
+
+    model: nn.Module
+    meta: dict[str, Any]
+    path: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def mean(self) -> float:
+        return float(self.meta["input"]["mean"])
+
+    @property
+    def std(self) -> float:
+        return float(self.meta["input"]["std"])
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.meta["class_names"])
+
+    @property
+    def temperature(self) -> float:
+        return float(self.meta.get("temperature", 1.0))
+
+
+def versions() -> dict[str, str]:
+    from handwritten_digits import __version__
+    return {"handwritten_digits": __version__, "torch": torch.__version__,
+            "numpy": np.__version__, "python": sys.version.split()[0],
+            "platform": platform.platform()}
+
+
+def make_sidecar(model_name: str, model_args: dict, class_names: list[str], **extra: Any) -> dict:
+    entry = get_entry(model_name)
+    meta = {
+        "format": SIDECAR_FORMAT, "format_version": SIDECAR_VERSION,
+        "model": model_name, "model_args": model_args,
+        "input": {"size": [28, 28], "channels": 1, "polarity": "white-on-black",
+                  "scale": "pixel/255", "mean": entry.mean, "std": entry.std},
+        "class_names": list(class_names),
+        "temperature": 1.0,
+        "versions": versions(),
+    }
+    meta.update(extra)
+    return meta
+
+
+def save_model(path: str | os.PathLike, model: nn.Module, meta: dict) -> Path:
+    """Write `path` (.safetensors) and its sidecar (.json) atomically; return the weights path."""
+    path = Path(path).with_suffix(".safetensors")
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata={"format": SIDECAR_FORMAT})
+    write_json(path.with_suffix(".json"), meta)
+    return path
+
+
+def _resolve_file(spec: str | os.PathLike) -> Path:
+    p = Path(spec).expanduser()
+    if p.is_dir():
+        p = p / "model.safetensors"
+    elif p.suffix == ".json" or p.suffix != ".safetensors" and not p.exists():
+        p = p.with_suffix(".safetensors")
+    if not p.is_file():
+        raise ModelError(f"{spec}: no model found (expected a run folder or a .safetensors file)")
+    return p
+
+
+def read_sidecar(weights: Path) -> dict:
+    side = weights.with_suffix(".json")
+    try:
+        meta = json.loads(side.read_text())
+    except FileNotFoundError:
+        raise ModelError(f"{side}: sidecar missing (needed to rebuild the model)") from None
+    except (OSError, json.JSONDecodeError) as e:
+        raise ModelError(f"{side}: unreadable sidecar ({e})") from None
+    if meta.get("format") != SIDECAR_FORMAT or "model" not in meta:
+        raise ModelError(f"{side}: not a handwritten-digits model sidecar")
+    return meta
+
+
+def load_model(spec: str | os.PathLike | None = None, device: str | torch.device = "cpu"
+               ) -> LoadedModel:
+    """Load a model from a run folder, a .safetensors/.json path, or the default when None."""
+    weights = default_model_path() if spec is None else _resolve_file(spec)
+    meta = read_sidecar(weights)
+    if meta["model"] == "ensemble":
+        from handwritten_digits.models.ensemble import load_ensemble
+        return load_ensemble(weights, meta, device)
+    model = create_model(meta["model"], **meta.get("model_args", {}))
+    try:
+        state = load_file(str(weights))
+        model.load_state_dict(state)
+    except (SafetensorError, RuntimeError, OSError) as e:
+        raise ModelError(f"{weights}: weights do not load ({str(e).splitlines()[0]})") from None
+    model.to(device).eval()
+    return LoadedModel(model, meta, weights)
+
+
+def latest_run_pointer() -> Path:
+    from handwritten_digits.data.sources import cache_dir
+    return cache_dir() / "latest_run"
+
+
+def default_model_path() -> Path:
+    """The shipped default model, else the most recent finished training run."""
+    if PACKAGE_DEFAULT.is_file():
+        return PACKAGE_DEFAULT
+    pointer = latest_run_pointer()
+    if pointer.is_file():
+        run = Path(pointer.read_text().strip())
+        if (run / "model.safetensors").is_file():
+            return run / "model.safetensors"
+    raise ModelError("no model given and no default model yet: train one with `make run` "
+                     "or `digits train`, or pass --model")
