@@ -31,6 +31,25 @@ class Prediction:
         return asdict(self)
 
 
+@dataclass
+class DigitBox:
+    digit: int
+    confidence: float
+    box: list[int]  # [x, y, w, h] in the input image's pixels
+
+
+@dataclass
+class Reading:
+    file: str | None
+    text: str | None
+    digits: list[DigitBox]
+    reason: str | None = None  # None | blank | not_a_digit | unreadable | error
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
 class Recognizer:
     def __init__(self, loaded: LoadedModel) -> None:
         self.loaded = loaded
@@ -64,6 +83,13 @@ class Recognizer:
 
     def predict(self, source: ImageInput) -> Prediction:
         return self.predict_many([source])[0]
+
+    def read_many(self, sources: list[ImageInput]) -> list[Reading]:
+        """A number of 1-20 digits on one line per image, read left to right."""
+        raise NotImplementedError("number reading arrives with the real-world reading issue")
+
+    def read(self, source: ImageInput) -> Reading:
+        return self.read_many([source])[0]
 
 
 def _name(src: ImageInput) -> str | None:
