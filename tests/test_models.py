@@ -1,0 +1,56 @@
+"""Every registered model: shapes, finite outputs, gradients; the seed models' exact sizes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from handwritten_digits.errors import ModelError
+from handwritten_digits.models import count_parameters, create_model, list_models
+from handwritten_digits.models.summary import summary
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_forward_backward(name: str) -> None:
+    torch.manual_seed(0)
+    model = create_model(name)
+    x = torch.rand(4, 1, 28, 28)
+    logits = model(x)
+    assert logits.shape == (4, 10) and torch.isfinite(logits).all()
+    logits.logsumexp(1).sum().backward()
+    grads = [p.grad for p in model.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert any(g.abs().sum() > 0 for g in grads)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_channels_last_matches(name: str) -> None:
+    torch.manual_seed(0)
+    model = create_model(name).eval()
+    x = torch.rand(3, 1, 28, 28)
+    ref = model(x)
+    out = model.to(memory_format=torch.channels_last)(x.contiguous(memory_format=torch.channels_last))
+    torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize(("name", "params"), [("seed-cnn", 3_274_634), ("seed-mlp", 669_706)])
+def test_seed_parameter_counts(name: str, params: int) -> None:
+    assert count_parameters(create_model(name)) == params
+
+
+def test_seed_cnn_summary_matches_keras() -> None:
+    rows, total = summary(create_model("seed-cnn"))
+    shapes = [shape for _, shape, _ in rows]
+    assert (32, 28, 28) in shapes and (64, 7, 7) in shapes and (1024,) in shapes
+    assert [p for _, _, p in rows if p] == [832, 51_264, 3_212_288, 10_250]
+    assert total == 3_274_634
+
+
+def test_keras_init_zero_bias() -> None:
+    model = create_model("seed-cnn")
+    assert all((m.bias == 0).all() for m in model.modules() if hasattr(m, "bias") and m.bias is not None)
+
+
+def test_unknown_model() -> None:
+    with pytest.raises(ModelError, match="unknown model 'nope'"):
+        create_model("nope")

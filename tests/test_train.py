@@ -1,0 +1,89 @@
+"""Training end to end on tiny synthetic data: run folder, determinism, exact resume after SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from handwritten_digits.errors import DigitsError
+from handwritten_digits.modelio import load_model
+from handwritten_digits.train import TrainConfig, fit, lr_at, read_metrics
+
+
+def _config(dataset: Path, out: Path, **kw: object) -> TrainConfig:
+    base = TrainConfig(model="seed-mlp", dataset=str(dataset), epochs=2, batch_size=64, out=str(out))
+    return replace(base, **kw)
+
+
+def test_run_folder_contents(tiny_run: Path) -> None:
+    names = {p.name for p in tiny_run.iterdir()}
+    assert {"config.json", "metrics.jsonl", "model.safetensors", "model.json", "last.safetensors",
+            "last.json", "checkpoint.pt"} <= names
+    history = read_metrics(tiny_run)
+    assert [r["epoch"] for r in history] == [1, 2]
+    assert history[-1]["val_acc"] > 0.9  # the synthetic classes are easy
+    meta = json.loads((tiny_run / "model.json").read_text())
+    assert meta["model"] == "seed-mlp" and meta["class_names"] == [str(i) for i in range(10)]
+    assert {"torch", "numpy"} <= set(meta["versions"]) and meta["input"]["size"] == [28, 28]
+    assert json.loads((tiny_run / "config.json").read_text())["epochs"] == 2
+    loaded = load_model(tiny_run)
+    assert loaded.meta["epoch"] in (1, 2)
+
+
+def test_same_seed_same_metrics(tiny_dataset: Path, tmp_path: Path) -> None:
+    a = read_metrics(fit(_config(tiny_dataset, tmp_path / "a", epochs=1)))
+    b = read_metrics(fit(_config(tiny_dataset, tmp_path / "b", epochs=1)))
+    c = read_metrics(fit(_config(tiny_dataset, tmp_path / "c", epochs=1, seed=1)))
+    keys = ("train_loss", "val_loss", "val_acc", "test_loss")
+    assert [a[0][k] for k in keys] == [b[0][k] for k in keys]
+    assert a[0]["train_loss"] != c[0]["train_loss"]
+
+
+def test_refuses_to_overwrite_a_run(tiny_run: Path, tiny_dataset: Path) -> None:
+    with pytest.raises(DigitsError, match="already holds a run"):
+        fit(_config(tiny_dataset, tiny_run))
+
+
+def test_onecycle_schedule_shape() -> None:
+    config = TrainConfig(schedule="onecycle", lr=1.0, warmup=0.25)
+    lrs = [lr_at(config, s, 100) for s in range(101)]
+    assert lrs[0] < 0.1 and max(lrs) == pytest.approx(1.0, abs=0.02) and lrs[-1] == 0.0
+    assert lrs.index(max(lrs)) == 25
+
+
+def _train_cmd(dataset: Path, out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "handwritten_digits", "train", "--model", "seed-cnn",
+            "--dataset", str(dataset), "--epochs", "3", "--batch-size", "16", "--threads", "1",
+            "--out", str(out), "--no-report", *extra]
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_matches_uninterrupted(tmp_path: Path, tiny_dataset: Path) -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    full = tmp_path / "full"
+    subprocess.run(_train_cmd(tiny_dataset, full), check=True, env=env, capture_output=True)
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(_train_cmd(tiny_dataset, killed), env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (killed / "checkpoint.pt").exists() and time.time() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)  # well inside epoch 2
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert len(read_metrics(killed)) < 3, "the run finished before it could be killed"
+    subprocess.run(_train_cmd(tiny_dataset, killed)[:-3] + ["--resume", str(killed)], check=True,
+                   env=env, capture_output=True)
+    assert read_metrics(killed) == [
+        {**r, "epoch_time_s": k["epoch_time_s"], "train_time_s": k["train_time_s"],
+         "images_per_s": k["images_per_s"]}
+        for r, k in zip(read_metrics(full), read_metrics(killed), strict=True)
+    ]
