@@ -3,9 +3,10 @@
 from handwritten_digits.cli.app import cli, main
 from handwritten_digits.cli.data import data
 from handwritten_digits.cli.predict import predict
+from handwritten_digits.cli.serve import serve
 from handwritten_digits.cli.train import evaluate, models_cmd, train
 
-for command in (data, models_cmd, train, evaluate, predict):
+for command in (data, models_cmd, train, evaluate, predict, serve):
     cli.add_command(command)
 
 __all__ = ["cli", "main"]

@@ -1,0 +1,39 @@
+"""`digits serve`: the HTTP API and drawing page on uvicorn."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from handwritten_digits.cli.app import err
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--model", "model_path", help="Run folder or .safetensors file "
+              "(default: $DIGITS_MODEL, else the default model).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes, each with its own copy of the model.")
+@click.option("--access-log/--no-access-log", default=False, show_default=True)
+def serve(host: str, port: int, model_path: str | None, workers: int, access_log: bool) -> None:
+    """Serve the recognizer over HTTP: /v1/predict, /v1/read, /docs and a drawing page at /.
+
+    Limits and options also come from the environment: DIGITS_MAX_UPLOAD_BYTES, DIGITS_MAX_PIXELS,
+    DIGITS_MAX_FILES, DIGITS_CORS_ORIGINS (comma-separated; CORS is off when unset),
+    DIGITS_MAX_BATCH, DIGITS_BATCH_WAIT_MS, DIGITS_TORCH_THREADS.
+    """
+    import uvicorn
+
+    from handwritten_digits.modelio import load_model
+    from handwritten_digits.serve.settings import Settings
+    if model_path is not None:
+        model_path = str(Path(model_path).expanduser().resolve())
+    settings = Settings.from_env(model=model_path)
+    load_model(settings.model)  # a bad --model fails here with one line, not in every worker
+    os.environ.update(settings.to_env())  # worker processes rebuild the settings from these
+    err.print(f"serving on http://{host}:{port}  (API docs at /docs)")
+    uvicorn.run("handwritten_digits.serve.app:app_from_env", factory=True, host=host, port=port,
+                workers=workers, access_log=access_log, log_level="warning")

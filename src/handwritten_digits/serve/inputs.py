@@ -1,0 +1,144 @@
+"""Turning a request into image bytes, with every limit enforced before anything is decoded.
+
+`BodyLimitMiddleware` refuses a body over the upload limit from its Content-Length, and counts the
+bytes as they stream so a lying or chunked body is cut off at the limit, never read whole.
+`read_uploads` accepts multipart file(s) or JSON {"image": base64 | data URL | [...]}, then checks
+that each upload is an image within the pixel limit by reading only its header.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+from dataclasses import dataclass
+
+from PIL import Image, UnidentifiedImageError
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from handwritten_digits.serve.schemas import ImageJSON
+from handwritten_digits.serve.settings import Settings
+
+HOW_TO_SEND = ('send multipart/form-data with image file(s), or JSON '
+               '{"image": "<base64 or data:image/png;base64,...>"}')
+
+
+@dataclass(frozen=True)
+class Upload:
+    name: str | None
+    data: bytes
+
+
+class BodyTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body is over the upload limit of {limit:,} bytes")
+
+
+class BodyLimitMiddleware:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            await _send_413(send, str(BodyTooLarge(self.max_bytes)))
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLarge(self.max_bytes)
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+async def _send_413(send: Send, error: str) -> None:
+    body = json.dumps({"error": error}).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"connection", b"close"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def read_uploads(request: Request, settings: Settings) -> list[Upload]:
+    """The request's images, each checked to be an image within the pixel limit."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind == "multipart/form-data":
+        uploads = await _from_multipart(request, settings.max_files)
+    elif kind == "application/json" or kind.endswith("+json"):
+        uploads = _from_json(await request.body())
+    else:
+        raise HTTPException(415, f"unsupported content type {kind or 'none'!r}: {HOW_TO_SEND}")
+    if not uploads:
+        raise HTTPException(422, f"no image in the request: {HOW_TO_SEND}")
+    if len(uploads) > settings.max_files:
+        raise HTTPException(413, f"{len(uploads)} images is over the limit of "
+                                 f"{settings.max_files} per request")
+    for upload in uploads:
+        check_image(upload, settings.max_pixels)
+    return uploads
+
+
+async def _from_multipart(request: Request, max_files: int) -> list[Upload]:
+    try:
+        async with request.form(max_files=max_files, max_fields=max_files) as form:
+            return [Upload(value.filename, await value.read()) for _, value in form.multi_items()
+                    if isinstance(value, UploadFile)]
+    except HTTPException as e:  # Starlette's 400 for a malformed body or too many parts
+        raise HTTPException(422, f"malformed multipart body: {e.detail}") from None
+
+
+def _from_json(body: bytes) -> list[Upload]:
+    try:
+        payload = ImageJSON.model_validate_json(body)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(map(str, first["loc"])) or "body"
+        raise HTTPException(422, f"malformed JSON ({where}: {first['msg']}): {HOW_TO_SEND}") from None
+    images = payload.image if isinstance(payload.image, list) else [payload.image]
+    return [Upload(payload.name, decode_base64(text)) for text in images]
+
+
+def decode_base64(text: str) -> bytes:
+    """Bytes from plain base64 or a base64 data URL; 422 for anything else."""
+    if text.startswith("data:"):
+        header, comma, text = text.partition(",")
+        if not comma or not header.endswith(";base64"):
+            raise HTTPException(422, "data URL is not base64: expected data:image/png;base64,...")
+    try:
+        data = base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise HTTPException(422, "image is not valid base64") from None
+    if not data:
+        raise HTTPException(422, "image is empty")
+    return data
+
+
+def check_image(upload: Upload, max_pixels: int) -> None:
+    """415 unless the bytes open as an image; 413 over the pixel limit. Reads the header only."""
+    name = upload.name or "image"
+    try:
+        with Image.open(io.BytesIO(upload.data)) as img:
+            width, height = img.size
+    except Image.DecompressionBombError:
+        raise HTTPException(413, f"{name}: too many pixels (limit {max_pixels:,})") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise HTTPException(415, f"{name}: not an image Pillow can read (send PNG, JPEG, "
+                                 "WebP, BMP, ...)") from None
+    if width * height > max_pixels:
+        raise HTTPException(413, f"{name}: {width}x{height} is {width * height:,} pixels, over "
+                                 f"the limit of {max_pixels:,}")

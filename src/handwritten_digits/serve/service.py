@@ -1,0 +1,103 @@
+"""The server's view of the Recognizer: batched predictions, readings, the model's description.
+
+Routes call these coroutines; the model work runs in a worker thread (micro-batched for
+predictions), so the event loop only ever parses HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import io
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+
+from handwritten_digits.errors import DigitsError
+from handwritten_digits.modelio import LoadedModel
+from handwritten_digits.models import get_entry
+from handwritten_digits.preprocess import to_mnist
+from handwritten_digits.recognize import Recognizer
+from handwritten_digits.serve.batching import MicroBatcher
+from handwritten_digits.serve.inputs import Upload
+from handwritten_digits.serve.metrics import Metrics
+from handwritten_digits.serve.settings import Settings
+
+
+@dataclass(frozen=True)
+class Job:
+    upload: Upload
+    preview: bool  # also return the 28x28 model input as a PNG data URL
+
+
+class DigitService:
+    def __init__(self, recognizer: Recognizer, settings: Settings, metrics: Metrics) -> None:
+        self.recognizer = recognizer
+        self.metrics = metrics
+        self.info = describe_model(recognizer.loaded)
+        self.batcher: MicroBatcher[Job, dict[str, Any]] = MicroBatcher(
+            self._predict_batch, settings.max_batch, settings.batch_wait_ms / 1000,
+            on_batch=metrics.batches.observe)
+
+    def _predict_batch(self, jobs: list[Job]) -> list[dict[str, Any]]:
+        predictions = self.recognizer.predict_many([job.upload.data for job in jobs])
+        out = []
+        for job, p in zip(jobs, predictions, strict=True):
+            answer = p.to_dict() | {"file": job.upload.name}
+            if job.preview and p.error is None:
+                answer["image"] = png_data_url(to_mnist(job.upload.data))
+            out.append(answer)
+        return out
+
+    async def predict(self, uploads: list[Upload], preview: bool = False) -> list[dict[str, Any]]:
+        jobs = [Job(u, preview) for u in uploads]
+        if len(jobs) == 1:
+            answers = [await self.batcher.submit(jobs[0])]
+        else:
+            answers = list(await asyncio.gather(*(self.batcher.submit(j) for j in jobs)))
+        for a in answers:
+            self.metrics.observe_answer(a["digit"], a["reason"])
+        if all(a["error"] for a in answers):
+            raise HTTPException(415, answers[0]["error"])
+        return answers
+
+    async def read(self, uploads: list[Upload]) -> list[dict[str, Any]]:
+        try:
+            readings = await run_in_threadpool(self.recognizer.read_many,
+                                               [u.data for u in uploads])
+        except NotImplementedError as e:
+            raise HTTPException(501, f"reading numbers is not available in this version ({e}); "
+                                     "use /v1/predict for one digit") from None
+        answers = [r.to_dict() | {"file": u.name} for u, r in zip(uploads, readings, strict=True)]
+        for a in answers:
+            self.metrics.observe_answer(None, a["reason"])
+        if all(a["error"] for a in answers):
+            raise HTTPException(415, answers[0]["error"])
+        return answers
+
+
+def png_data_url(image: Any) -> str:
+    """(H, W) uint8 array -> data:image/png;base64,..."""
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def describe_model(loaded: LoadedModel) -> dict[str, Any]:
+    """Name, version (weights hash), metrics and a card, from the sidecar: for GET /v1/model."""
+    meta = loaded.meta
+    digest = hashlib.sha256(loaded.path.read_bytes()).hexdigest()[:12] if loaded.path else "unknown"
+    card_keys = ("dataset", "recipe", "seed", "epoch", "input", "temperature", "data_hashes",
+                 "versions", "train_config")
+    card = {k: meta[k] for k in card_keys if k in meta} | dict(meta.get("card", {}))
+    with contextlib.suppress(DigitsError):  # an unregistered name (an ensemble) has none
+        card.setdefault("description", get_entry(meta["model"]).description)
+    return {"name": meta["model"], "version": f"{meta['model']}-{digest}",
+            "path": str(loaded.path) if loaded.path else None,
+            "parameters": meta.get("parameters"), "class_names": loaded.class_names,
+            "metrics": meta.get("metrics", {}), "card": card}
