@@ -1,0 +1,268 @@
+"""Find the ink in a grayscale picture: polarity, background, threshold, specks, ruled and box lines.
+
+Everything here runs on a small working copy (at most WORK_SIDE px on the long side) so that a photo
+costs a few milliseconds; `Ink.crop` then cuts the chosen ink out of the full-resolution image,
+anti-aliased, with the background removed and the contrast normalised to [0, 1].
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+log = logging.getLogger(__name__)
+
+WORK_SIDE = 256  # px: long side of the working copy used to locate the ink
+MIN_CONTRAST = 24  # gray levels: less than this between paper and ink is a blank image
+FLAT_BACKGROUND = 10  # gray levels: a background estimate varying less than this is taken as flat
+BG_WINDOW = 0.35  # of the long side: opening window estimating uneven background (> any stroke)
+NOISE_SIGMAS = 5.0  # the threshold is at least this many robust sigmas above the background
+SPECK_FRAC = 0.02  # components smaller than this fraction of the largest are specks
+MIN_SPECK = 3  # px (working scale): smaller components are always specks
+LINE_FRAC = 0.25  # of the image side: straight runs at least this long are line candidates
+LINE_OVERHANG = 0.1  # of the other ink's extent: a line sticks out this far on both sides of it
+LINE_ASPECT = 8  # a line is at least this many times longer than thick
+LINE_SPAN = 0.9  # of the image side: a line this long is ruling; shorter ones must make a box
+PIECE_REACH = 0.3  # of the main component's size: pieces this close belong to the same digit
+PIECE_FRAC = 0.06  # pieces smaller than this fraction of the main component are dropped
+EIGHT = np.ones((3, 3), bool)
+
+
+@dataclass
+class Shape:
+    """Ink statistics of one candidate digit (all 0 when there is no ink)."""
+
+    ink_fraction: float = 0.0  # of the image's pixels
+    fill: float = 0.0  # of the ink's bounding box
+    aspect: float = 0.0  # bounding box width / height
+    pieces: int = 0  # connected components
+    thinness: float = 0.0  # minor / major axis of the ink's spread (a straight line is ~0)
+    spans: bool = False  # touches two opposite borders of the image
+    page_components: int = 0  # significant components in the whole image
+    extent: float = 0.0  # of the image side: the larger of height and width fraction
+
+
+@dataclass
+class Ink:
+    """Where the ink is. Masks are at working scale; `gray` is the full-resolution image."""
+
+    gray: np.ndarray  # (H, W) uint8 as decoded (at most FULL_SIDE px)
+    factor: float = 1.0  # input-image pixels per `gray` pixel (JPEG draft / thumbnail)
+    step: int = 1  # `gray` pixels per working pixel
+    contrast: float = 0.0  # gray levels between paper and ink
+    invert: bool = False  # dark ink on light paper
+    bg: np.ndarray | None = None  # (h, w) float32 background at working scale, ink-bright units
+    floor: float = 0.0  # gray levels above background still counted as paper
+    level: float = 255.0  # gray levels above background that count as full ink
+    page: np.ndarray | None = None  # (h, w) bool: all significant ink, lines removed
+    mask: np.ndarray | None = None  # (h, w) bool: the ink of the most prominent digit
+    lines: int = 0  # ruled / box lines removed
+    boxes: list[tuple[int, int, int, int]] = field(default_factory=list)  # page components, x y w h
+
+    def crop(self, mask: np.ndarray) -> np.ndarray | None:
+        """(h, w) float32 in [0, 1]: the ink under `mask`, full resolution, tight around it."""
+        near = ndimage.binary_dilation(mask, EIGHT, iterations=2)  # keep the anti-aliased rim
+        sl = _bbox(near)
+        if sl is None or self.bg is None:
+            return None
+        s = self.step
+        ys, xs = sl
+        y0, y1 = ys.start * s, min(ys.stop * s, self.gray.shape[0])
+        x0, x1 = xs.start * s, min(xs.stop * s, self.gray.shape[1])
+        v = self.gray[y0:y1, x0:x1].astype(np.float32)
+        if self.invert:
+            v = 255.0 - v
+        size = (x1 - x0, y1 - y0)
+        bg = _resize(self.bg[sl], size, Image.Resampling.BILINEAR)
+        soft = _resize(near[sl].astype(np.float32), size, Image.Resampling.NEAREST)
+        fg = np.clip((v - bg - self.floor) / max(self.level - self.floor, 1.0), 0.0, 1.0) * soft
+        tight = _bbox(fg > 0)
+        return None if tight is None else fg[tight]
+
+    def shape(self, mask: np.ndarray) -> Shape:
+        """Statistics of the ink under `mask` that tell a digit from a dot, a line or a picture."""
+        sl = _bbox(mask)
+        if sl is None:
+            return Shape()
+        h, w = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
+        area = int(np.count_nonzero(mask))
+        ys, xs = np.nonzero(mask)
+        ev = np.linalg.eigvalsh(np.cov(np.stack([ys, xs]).astype(np.float64))) if area > 2 else (0, 1)
+        H, W = mask.shape
+        touches = (sl[0].start == 0 and sl[0].stop == H) or (sl[1].start == 0 and sl[1].stop == W)
+        return Shape(area / mask.size, area / (h * w), w / h, ndimage.label(mask, EIGHT)[1],
+                     float(np.sqrt(max(ev[0], 0) / max(ev[1], 1e-9))), touches, len(self.boxes),
+                     max(h / H, w / W))
+
+    def box(self, mask: np.ndarray) -> list[int]:
+        """[x, y, w, h] of `mask` in the input image's pixels."""
+        sl = _bbox(mask)
+        if sl is None:
+            return [0, 0, 0, 0]
+        k = self.step * self.factor
+        y, x = sl[0].start * k, sl[1].start * k
+        return [round(x), round(y), round(sl[1].stop * k - x), round(sl[0].stop * k - y)]
+
+
+def find_ink(gray: np.ndarray, factor: float = 1.0) -> Ink:
+    """Locate the ink in (H, W) uint8 `gray`; `ink.mask` is None when the image is blank."""
+    step = max(1, -(-max(gray.shape) // WORK_SIDE))
+    work = np.asarray(Image.fromarray(gray).reduce(step)) if step > 1 else gray
+    lo, med, hi = _percentiles(np.bincount(work.ravel(), minlength=256), (0.005, 0.5, 0.995))
+    ink = Ink(gray, factor, step, contrast=float(hi - lo))
+    if ink.contrast < MIN_CONTRAST:
+        return ink
+    ink.invert = bool(med - lo > hi - med)  # the paper is the majority: nearer the median
+    v = 255 - work if ink.invert else work
+    ink.bg = _background(v)
+    fg = np.clip(v - ink.bg, 0, 255)
+    hist = np.bincount(fg.astype(np.uint8).ravel(), minlength=256)
+    ink.floor = _percentiles(hist, (0.25,))[0] + NOISE_SIGMAS * _noise_sigma(work)
+    thr = max(_otsu(hist), ink.floor + MIN_CONTRAST / 2)
+    mask = fg > thr
+    if not mask.any():
+        return ink
+    ink.level = float(np.percentile(fg[mask], 95))
+    if ink.level - ink.floor < MIN_CONTRAST:
+        return ink
+    mask = _drop_specks(mask)
+    mask, ink.lines = _remove_lines(mask)
+    ink.page = _drop_specks(mask)
+    ink.mask, ink.boxes = _main_digit(ink.page)
+    return ink
+
+
+def _background(v: np.ndarray) -> np.ndarray:
+    """(h, w) float32 paper level: flat when it barely varies, else a coarse grey opening."""
+    step = max(1, round(max(v.shape) / 64))
+    small = np.asarray(Image.fromarray(np.ascontiguousarray(v)).reduce(step)) if step > 1 else v
+    k = max(3, round(BG_WINDOW * max(small.shape)))
+    bg = ndimage.grey_opening(small, size=(k, k)).astype(np.float32)
+    if float(bg.max() - bg.min()) < FLAT_BACKGROUND:
+        return np.full(v.shape, float(np.median(bg)), np.float32)
+    return _resize(bg, (v.shape[1], v.shape[0]), Image.Resampling.BILINEAR)
+
+
+def _noise_sigma(work: np.ndarray) -> float:
+    """Gray levels of pixel noise: robust spread of horizontal neighbour differences."""
+    diff = np.abs(np.diff(work.astype(np.int16), axis=1)).astype(np.uint8)
+    mad = _percentiles(np.bincount(diff.ravel(), minlength=256), (0.5,))[0]
+    return mad / (0.6745 * np.sqrt(2.0))
+
+
+def _remove_lines(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """Delete long thin horizontal/vertical runs (ruled paper, grids, form boxes), keep the digit."""
+    h, w = mask.shape
+    spans = [(s[1].stop - s[1].start, s[0].stop - s[0].start)
+             for s in ndimage.find_objects(ndimage.label(mask, EIGHT)[0]) if s is not None]
+    if not any(sw >= LINE_FRAC * w or sh >= LINE_FRAC * h for sw, sh in spans):
+        return mask, 0
+    lh, lv = max(12, round(LINE_FRAC * w)), max(12, round(LINE_FRAC * h))
+    # thicken across the line first so a slightly tilted line still holds a straight run
+    horiz = ndimage.binary_opening(ndimage.binary_dilation(mask, np.ones((3, 1), bool)),
+                                   np.ones((1, lh), bool)) & mask
+    vert = ndimage.binary_opening(ndimage.binary_dilation(mask, np.ones((1, 3), bool)),
+                                  np.ones((lv, 1), bool)) & mask
+    rest = _drop_specks(mask & ~horiz & ~vert, frac=0.2)
+    rs = _bbox(rest)
+    if rs is None:  # nothing but lines: leave them for the abstention rules
+        return mask, 0
+    removed = np.zeros_like(mask)
+    count = 0
+    for cand, other, along in ((horiz, vert, 1), (vert, horiz, 0)):
+        lo, hi = rs[along].start, rs[along].stop
+        reach = max(2.0, LINE_OVERHANG * (hi - lo))
+        labels, n = ndimage.label(cand, EIGHT)
+        for i, sl in enumerate(ndimage.find_objects(labels), 1):
+            a, b = sl[along].start, sl[along].stop
+            piece = labels[sl] == i
+            thin = piece.sum() * LINE_ASPECT <= (b - a) * (b - a)
+            outside = a <= lo - reach and b >= hi + reach  # sticks out on both sides of the digit
+            spans = b - a >= LINE_SPAN * mask.shape[along]  # ruled or grid paper
+            if thin and outside and (spans or _corners(sl, other, along)):
+                removed[sl] |= piece
+                count += 1
+    if not count:
+        return mask, 0
+    kept = mask & ~removed
+    # give back the digit's pixels under a line: ink on both sides of it, across the line
+    bridge_v = ndimage.binary_closing(kept, np.ones((9, 1), bool)) & removed
+    bridge_h = ndimage.binary_closing(kept, np.ones((1, 9), bool)) & removed
+    log.debug("removed %d line(s)", count)
+    return kept | bridge_v | bridge_h, count
+
+
+def _corners(sl: tuple[slice, slice], other: np.ndarray, along: int, tol: int = 3) -> bool:
+    """Whether a perpendicular line meets this one at both ends, as the sides of a box do."""
+    ys, xs = sl
+    ends = ((xs.start, xs.start), (xs.stop - 1, xs.stop - 1)) if along == 1 else \
+        ((ys.start, ys.start), (ys.stop - 1, ys.stop - 1))
+    for end, _ in ends:
+        if along == 1:
+            win = other[max(ys.start - tol, 0):ys.stop + tol, max(end - tol, 0):end + tol + 1]
+        else:
+            win = other[max(end - tol, 0):end + tol + 1, max(xs.start - tol, 0):xs.stop + tol]
+        if not win.any():
+            return False
+    return True
+
+
+def _main_digit(page: np.ndarray) -> tuple[np.ndarray | None, list[tuple[int, int, int, int]]]:
+    """The largest component plus the nearby pieces of the same digit; all component boxes."""
+    labels, n = ndimage.label(page, EIGHT)
+    if n == 0:
+        return None, []
+    areas = np.bincount(labels.ravel())[1:]
+    slices = ndimage.find_objects(labels)
+    boxes = [(s[1].start, s[0].start, s[1].stop - s[1].start, s[0].stop - s[0].start) for s in slices]
+    main = int(np.argmax(areas))
+    x, y, w, h = boxes[main]
+    r = PIECE_REACH * max(w, h)
+    keep = [main]
+    for i, (bx, by, bw, bh) in enumerate(boxes):
+        near = bx < x + w + r and bx + bw > x - r and by < y + h + r and by + bh > y - r
+        if i != main and near and areas[i] >= PIECE_FRAC * areas[main]:
+            keep.append(i)
+    return np.isin(labels, np.asarray(keep) + 1), boxes
+
+
+def _drop_specks(mask: np.ndarray, frac: float = SPECK_FRAC) -> np.ndarray:
+    labels, n = ndimage.label(mask, EIGHT)
+    if n == 0:
+        return mask
+    areas = np.bincount(labels.ravel())
+    areas[0] = 0
+    big = areas >= max(MIN_SPECK, frac * areas.max())
+    return big[labels]
+
+
+def _otsu(hist: np.ndarray) -> float:
+    """Otsu's threshold of a 256-bin histogram (maximises the between-class variance)."""
+    p = hist.astype(np.float64) / max(hist.sum(), 1)
+    omega = np.cumsum(p)
+    mu = np.cumsum(p * np.arange(len(p)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = (mu[-1] * omega - mu) ** 2 / (omega * (1.0 - omega))
+    return float(np.nanargmax(np.nan_to_num(between, nan=-1.0)))
+
+
+def _percentiles(hist: np.ndarray, qs: tuple[float, ...]) -> list[float]:
+    cdf = np.cumsum(hist) / max(hist.sum(), 1)
+    return [float(np.searchsorted(cdf, q)) for q in qs]
+
+
+def _bbox(mask: np.ndarray) -> tuple[slice, slice] | None:
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    if not len(rows):
+        return None
+    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+
+
+def _resize(a: np.ndarray, size: tuple[int, int], method: Image.Resampling) -> np.ndarray:
+    if (a.shape[1], a.shape[0]) == size:
+        return a.astype(np.float32, copy=False)
+    return np.asarray(Image.fromarray(a.astype(np.float32), "F").resize(size, method))
