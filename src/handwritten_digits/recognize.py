@@ -1,12 +1,16 @@
-"""Recognizer: a loaded model plus preprocessing, answering with typed results.
+"""Recognizer: a loaded model plus preprocessing, answering with typed results, or abstaining.
 
-Both doors (CLI and HTTP) call this; neither computes anything a Recognizer would need.
+Both doors (CLI and HTTP) call this; neither computes anything a Recognizer would need. An answer is
+abstained (digit/text None with a reason) when the ink says so before the model is asked -- nothing
+there ("blank"), a dot, a line, a picture or noise ("not_a_digit"), several digits side by side
+("multiple_digits") -- or when the calibrated confidence is below `min_confidence` ("unreadable").
 """
 
 from __future__ import annotations
 
+import logging
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +18,25 @@ import torch
 
 from handwritten_digits.errors import DigitsError
 from handwritten_digits.evaluate import infer
+from handwritten_digits.ink import Ink, Shape, find_ink
 from handwritten_digits.modelio import LoadedModel, load_model
-from handwritten_digits.preprocess import ImageInput, to_mnist
+from handwritten_digits.preprocess import ImageInput, load_gray, prepare, render
+from handwritten_digits.segment import MAX_DIGITS, glyphs, segment
+
+log = logging.getLogger(__name__)
+
+# Abstention thresholds. Confidence is the temperature-calibrated top probability; the ink rules are
+# loose enough that no MNIST test digit trips them (checked by tests/test_recognize.py on MNIST).
+MIN_CONFIDENCE = 0.5  # below this the answer is "unreadable"
+MAX_INK_FRACTION = 0.35  # of the image: more ink than this is a picture or noise, not a digit
+MAX_PAGE_COMPONENTS = 12  # significant components: more is noise or text
+MAX_PIECES = 4  # components in one digit: more is scribble or noise
+MIN_EXTENT = 0.04  # of the image side: smaller ink is a speck, not a digit
+DOT = (0.6, 0.5, 2.0)  # fill of its box above, aspect between: a solid dot or blob
+LINE_THINNESS = 0.06  # minor/major spread below this, spanning the image: a line across it
+MAX_ASPECT = 2.0  # a single digit is never this much wider than tall
+SIDE_BY_SIDE = 0.6  # of the tallest: glyphs this tall side by side are several digits
+REASONS = (None, "blank", "not_a_digit", "multiple_digits", "unreadable", "error")
 
 
 @dataclass
@@ -26,9 +47,12 @@ class Prediction:
     probabilities: list[float]
     reason: str | None = None  # None | blank | not_a_digit | multiple_digits | unreadable | error
     error: str | None = None
+    model_input: np.ndarray | None = field(default=None, repr=False, compare=False)  # (28, 28) uint8
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        d.pop("model_input")
+        return d
 
 
 @dataclass
@@ -50,46 +74,119 @@ class Reading:
         return asdict(self)
 
 
+def digit_reason(ink: Ink) -> str | None:
+    """Why the most prominent ink is not one digit; None when it may be one."""
+    if ink.mask is None:
+        return "blank"
+    reason = shape_reason(ink.shape(ink.mask))
+    if reason is None:
+        found = glyphs(ink.page)
+        tallest = max((g.height for g in found), default=0)
+        if sum(g.height >= SIDE_BY_SIDE * tallest for g in found) > 1:
+            return "multiple_digits"
+    return reason
+
+
+def shape_reason(shape: Shape, alone: bool = True) -> str | None:
+    """Why this ink is not one digit, from its statistics alone; None when it may be one.
+
+    `alone` is False for one digit of a number, where the page's component count says nothing.
+    """
+    if shape.pieces == 0:
+        return "blank"
+    if shape.extent < MIN_EXTENT:
+        return "blank"
+    if shape.ink_fraction > MAX_INK_FRACTION or alone and shape.page_components > MAX_PAGE_COMPONENTS:
+        return "not_a_digit"
+    if shape.pieces > MAX_PIECES or shape.aspect > MAX_ASPECT:
+        return "not_a_digit"
+    if shape.fill > DOT[0] and DOT[1] <= shape.aspect <= DOT[2]:
+        return "not_a_digit"
+    if shape.thinness < LINE_THINNESS and shape.spans:
+        return "not_a_digit"
+    return None
+
+
 class Recognizer:
-    def __init__(self, loaded: LoadedModel) -> None:
+    def __init__(self, loaded: LoadedModel, min_confidence: float = MIN_CONFIDENCE) -> None:
         self.loaded = loaded
+        self.min_confidence = min_confidence
 
     @classmethod
-    def load(cls, path: str | os.PathLike | None = None) -> Recognizer:
-        return cls(load_model(path))
+    def load(cls, path: str | os.PathLike | None = None, min_confidence: float = MIN_CONFIDENCE
+             ) -> Recognizer:
+        return cls(load_model(path), min_confidence)
 
     def probabilities(self, images: np.ndarray) -> torch.Tensor:
         """(N, 28, 28) uint8 -> (N, C) calibrated probabilities."""
         lm = self.loaded
+        if len(images) == 0:
+            return torch.empty(0, len(lm.class_names))
         logits = infer(lm.model, torch.from_numpy(np.ascontiguousarray(images)), lm.mean, lm.std)
         return (logits / lm.temperature).softmax(1)
 
     def predict_many(self, sources: list[ImageInput]) -> list[Prediction]:
-        results: list[Prediction | None] = [None] * len(sources)
-        arrays, where = [], []
-        for i, src in enumerate(sources):
+        """One Prediction per source, in order; a bad file gives reason "error", never an exception."""
+        results: list[Prediction] = []
+        batch, where = [], []
+        for src in sources:
+            name = _name(src)
             try:
-                arrays.append(to_mnist(src))
-                where.append(i)
+                prep = prepare(src)
             except DigitsError as e:
-                results[i] = Prediction(_name(src), None, 0.0, [0.0] * 10, "error", str(e))
-        if arrays:
-            probs = self.probabilities(np.stack(arrays))
-            for i, p in zip(where, probs, strict=True):
-                conf, digit = p.max(0)
-                results[i] = Prediction(_name(sources[i]), int(digit), float(conf),
-                                        [round(float(v), 6) for v in p])
-        return [r for r in results if r is not None]
+                results.append(Prediction(name, None, 0.0, [0.0] * 10, "error", str(e)))
+                continue
+            reason = prep.reason or digit_reason(prep.ink)
+            results.append(Prediction(name, None, 0.0, [0.0] * 10, reason, model_input=prep.image))
+            if reason != "blank":
+                batch.append(prep.image)
+                where.append(len(results) - 1)
+        probs = self.probabilities(np.stack(batch) if batch else np.zeros((0, 28, 28), np.uint8))
+        for i, p in zip(where, probs, strict=True):
+            r = results[i]
+            conf, digit = p.max(0)
+            r.confidence, r.probabilities = float(conf), [round(float(v), 6) for v in p]
+            if r.reason is None and r.confidence < self.min_confidence:
+                r.reason = "unreadable"
+            if r.reason is None:
+                r.digit = int(digit)
+        return results
 
     def predict(self, source: ImageInput) -> Prediction:
         return self.predict_many([source])[0]
 
     def read_many(self, sources: list[ImageInput]) -> list[Reading]:
         """A number of 1-20 digits on one line per image, read left to right."""
-        raise NotImplementedError("number reading arrives with the real-world reading issue")
+        return [self.read(src) for src in sources]
 
     def read(self, source: ImageInput) -> Reading:
-        return self.read_many([source])[0]
+        name = _name(source)
+        try:
+            gray, factor = load_gray(source)
+        except DigitsError as e:
+            return Reading(name, None, [], "error", str(e))
+        ink = find_ink(gray, factor)
+        if ink.page is None or not ink.page.any():
+            return Reading(name, None, [], "blank")
+        whole = ink.shape(ink.page)
+        if whole.ink_fraction > MAX_INK_FRACTION or len(glyphs(ink.page)) > MAX_DIGITS:
+            return Reading(name, None, [], "not_a_digit")
+        parts = segment(ink.page, lambda masks: self._classify(ink, masks))
+        if not parts or len(parts) > MAX_DIGITS:
+            return Reading(name, None, [], "not_a_digit" if parts else "blank")
+        probs = self._classify(ink, [g.mask for g in parts])
+        digits = [DigitBox(int(p.argmax()), round(float(p.max()), 6), ink.box(g.mask))
+                  for g, p in zip(parts, probs, strict=True)]
+        reasons = [shape_reason(ink.shape(g.mask), alone=False) for g in parts]
+        if all(r is not None for r in reasons):
+            return Reading(name, None, digits, "not_a_digit")
+        if min(d.confidence for d in digits) < self.min_confidence:
+            return Reading(name, None, digits, "unreadable")
+        return Reading(name, "".join(str(d.digit) for d in digits), digits)
+
+    def _classify(self, ink: Ink, masks: list[np.ndarray]) -> np.ndarray:
+        images = np.stack([render(ink, m) for m in masks]) if masks else np.zeros((0, 28, 28), np.uint8)
+        return self.probabilities(images).numpy()
 
 
 def _name(src: ImageInput) -> str | None:

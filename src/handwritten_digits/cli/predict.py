@@ -1,29 +1,126 @@
-"""`digits predict`: the digit in each image file."""
+"""`digits predict` and `digits read`: the digit, or the number, in each image file.
+
+Directories are walked; files stream through the Recognizer in batches with a progress bar on stderr,
+so `--json` output on stdout stays one clean object per line. A bad file is reported in the output and
+the run goes on; the exit status is 2 only when every input failed.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
 
 import click
+import numpy as np
+from PIL import Image
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from handwritten_digits.cli.app import err, out
 
+BATCH = 64  # files per Recognizer call
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+
+_model = click.option("--model", "model_path", help="Run folder or .safetensors file (default: default).")
+_json = click.option("--json", "as_json", is_flag=True, help="One JSON object per input per line.")
+_min_conf = click.option("--min-confidence", type=click.FloatRange(0.0, 1.0), default=None,
+                         help="Abstain ('unreadable') below this calibrated confidence.")
+
+
+def expand(inputs: tuple[str, ...]) -> list[str]:
+    """Files as given, plus the image files under each directory (sorted, recursive)."""
+    files: list[str] = []
+    for item in inputs:
+        if os.path.isdir(item):
+            for root, dirs, names in os.walk(item):
+                dirs.sort()
+                files += [os.path.join(root, n) for n in sorted(names)
+                          if Path(n).suffix.lower() in IMAGE_SUFFIXES]
+        else:
+            files.append(item)
+    return files
+
+
+def batches(files: list[str], size: int = BATCH) -> Iterator[list[str]]:
+    for start in range(0, len(files), size):
+        yield files[start:start + size]
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeRemainingColumn(), console=err, transient=True, disable=not err.is_terminal)
+
+
+def _load(model_path: str | None, min_confidence: float | None):  # -> Recognizer
+    from handwritten_digits.recognize import MIN_CONFIDENCE, Recognizer
+    return Recognizer.load(model_path, MIN_CONFIDENCE if min_confidence is None else min_confidence)
+
+
+def _explain(folder: Path, file: str, index: int, image: np.ndarray | None) -> None:
+    if image is not None:
+        Image.fromarray(image).save(folder / f"{index:06d}-{Path(file).stem}.png")
+
 
 @click.command()
-@click.argument("files", nargs=-1, required=True)
-@click.option("--model", "model_path", help="Run folder or .safetensors file (default: default).")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per input per line.")
-def predict(files: tuple[str, ...], model_path: str | None, as_json: bool) -> None:
-    """Predict the digit in each image file."""
-    from handwritten_digits.recognize import Recognizer
-    recognizer = Recognizer.load(model_path)
-    results = recognizer.predict_many(list(files))
-    for r in results:
-        if as_json:
-            print(json.dumps(r.to_dict()), flush=True)
-        elif r.error:
-            err.print(f"{r.file}: error: {r.error}")
-        else:
-            out.print(f"{r.file}: {r.digit} ({r.confidence:.3f})")
-    if all(r.error for r in results):
+@click.argument("inputs", nargs=-1, required=True)
+@_model
+@_json
+@click.option("--explain", "explain_dir", type=click.Path(file_okay=False),
+              help="Save the 28x28 image the model saw for each input into this folder.")
+@_min_conf
+def predict(inputs: tuple[str, ...], model_path: str | None, as_json: bool, explain_dir: str | None,
+            min_confidence: float | None) -> None:
+    """The single digit in each image (FILE_OR_DIR...), or why there is none."""
+    recognizer = _load(model_path, min_confidence)
+    files = expand(inputs)
+    if explain_dir:
+        Path(explain_dir).mkdir(parents=True, exist_ok=True)
+    failed = seen = 0
+    with _progress() as bar:
+        task = bar.add_task("predict", total=len(files))
+        for chunk in batches(files):
+            for r in recognizer.predict_many(chunk):
+                if explain_dir:
+                    _explain(Path(explain_dir), r.file or "input", seen, r.model_input)
+                seen += 1
+                failed += r.reason == "error"
+                bar.advance(task)
+                if as_json:
+                    print(json.dumps(r.to_dict()), flush=True)
+                elif r.error:
+                    err.print(f"{r.file}: error: {r.error}", markup=False, highlight=False)
+                elif r.digit is None:
+                    out.print(f"{r.file}: - ({r.reason})", markup=False, highlight=False)
+                else:
+                    out.print(f"{r.file}: {r.digit} ({r.confidence:.3f})", markup=False, highlight=False)
+    if files and failed == len(files):
+        raise SystemExit(2)
+
+
+@click.command()
+@click.argument("inputs", nargs=-1, required=True)
+@_model
+@_json
+@_min_conf
+def read(inputs: tuple[str, ...], model_path: str | None, as_json: bool, min_confidence: float | None
+         ) -> None:
+    """The number (1-20 digits on one line) in each image (FILE_OR_DIR...), or why there is none."""
+    recognizer = _load(model_path, min_confidence)
+    files = expand(inputs)
+    failed = 0
+    with _progress() as bar:
+        task = bar.add_task("read", total=len(files))
+        for chunk in batches(files, 16):
+            for r in recognizer.read_many(chunk):
+                failed += r.reason == "error"
+                bar.advance(task)
+                if as_json:
+                    print(json.dumps(r.to_dict()), flush=True)
+                elif r.error:
+                    err.print(f"{r.file}: error: {r.error}", markup=False, highlight=False)
+                else:
+                    shown = r.text if r.text is not None else f"- ({r.reason})"
+                    out.print(f"{r.file}: {shown}", markup=False, highlight=False)
+    if files and failed == len(files):
         raise SystemExit(2)

@@ -1,0 +1,129 @@
+"""Cut a line of handwritten digits into one mask per digit, left to right.
+
+Connected components whose x-ranges overlap are pieces of one digit (a 5 or a 4 written in two
+strokes) and are merged; a glyph much wider than a digit is tried at its thinnest columns and split
+where the classifier is most confident in the parts. The classifier is passed in as a function, so
+this module knows nothing about models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+MAX_DIGITS = 20
+MERGE_OVERLAP = 0.4  # of the narrower piece: x-overlap that makes two pieces one digit
+MIN_HEIGHT = 0.3  # of the tallest glyph: shorter glyphs (dots, dashes, specks) are not digits
+SPLIT_ASPECT = 0.85  # width / height above which a glyph may be two or more touching digits
+CUTS_TRIED = 5  # thinnest columns tried as cut points per glyph
+SPLIT_GAIN = 1.0  # a split must raise the parts' geometric-mean confidence above the whole's by this
+
+EIGHT = np.ones((3, 3), bool)
+Classify = Callable[[list[np.ndarray]], np.ndarray]  # masks -> (N, 10) probabilities
+
+
+@dataclass
+class Glyph:
+    mask: np.ndarray  # (h, w) bool at working scale, the size of the whole page
+    x0: int
+    x1: int
+    y0: int
+    y1: int
+
+    @property
+    def width(self) -> int:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> int:
+        return self.y1 - self.y0
+
+
+def glyphs(page: np.ndarray) -> list[Glyph]:
+    """Components merged by x-overlap, small ones dropped, sorted left to right."""
+    labels, n = ndimage.label(page, EIGHT)
+    boxes = [(s[1].start, s[1].stop, s[0].start, s[0].stop) for s in ndimage.find_objects(labels)]
+    groups: list[list[int]] = []
+    spans: list[list[int]] = []
+    for i in sorted(range(n), key=lambda i: boxes[i][0]):
+        x0, x1, y0, y1 = boxes[i]
+        for g, span in zip(groups, spans, strict=True):
+            overlap = min(x1, span[1]) - max(x0, span[0])
+            if overlap >= MERGE_OVERLAP * min(x1 - x0, span[1] - span[0]):
+                g.append(i)
+                span[:] = [min(span[0], x0), max(span[1], x1), min(span[2], y0), max(span[3], y1)]
+                break
+        else:
+            groups.append([i])
+            spans.append([x0, x1, y0, y1])
+    out = [Glyph(np.isin(labels, np.asarray(g) + 1), s[0], s[1], s[2], s[3])
+           for g, s in zip(groups, spans, strict=True)]
+    tallest = max((g.height for g in out), default=0)
+    return sorted((g for g in out if g.height >= MIN_HEIGHT * tallest), key=lambda g: g.x0)
+
+
+def cut(glyph: Glyph, column: int) -> tuple[Glyph, Glyph]:
+    """The glyph's ink left and right of page column `column`, each with its own tight box."""
+    left, right = glyph.mask.copy(), glyph.mask.copy()
+    left[:, column:] = False
+    right[:, :column] = False
+    return _tight(left), _tight(right)
+
+
+def cut_points(glyph: Glyph) -> list[int]:
+    """Page columns where the glyph is thinnest, away from its ends."""
+    counts = glyph.mask[glyph.y0:glyph.y1, glyph.x0:glyph.x1].sum(0).astype(np.float64)
+    w = len(counts)
+    lo, hi = max(1, round(0.2 * w)), min(w - 1, round(0.8 * w))
+    if hi <= lo:
+        return []
+    smooth = ndimage.uniform_filter1d(counts, 3)[lo:hi]
+    order = np.argsort(smooth, kind="stable")
+    picked: list[int] = []
+    for k in order:
+        if all(abs(int(k) - p) > 0.1 * w for p in picked):
+            picked.append(int(k))
+        if len(picked) == CUTS_TRIED:
+            break
+    return [glyph.x0 + lo + p for p in picked]
+
+
+def split_touching(glyph: Glyph, classify: Classify, depth: int = 0) -> list[Glyph]:
+    """The glyph as one digit, or split at the cut whose parts the classifier trusts most."""
+    if glyph.width <= SPLIT_ASPECT * glyph.height or depth > 4:
+        return [glyph]
+    options = [cut(glyph, c) for c in cut_points(glyph)]
+    options = [(a, b) for a, b in options if a.width > 0 and b.width > 0]
+    if not options:
+        return [glyph]
+    probs = classify([glyph.mask] + [p.mask for pair in options for p in pair])
+    conf = probs.max(1)
+    whole = conf[0]
+    pair_scores = np.sqrt(conf[1::2] * conf[2::2])
+    best = int(np.argmax(pair_scores))
+    wide = glyph.width > 1.6 * glyph.height  # surely two or more digits: split even if unsure
+    if not wide and pair_scores[best] < SPLIT_GAIN * whole:
+        return [glyph]
+    a, b = options[best]
+    return split_touching(a, classify, depth + 1) + split_touching(b, classify, depth + 1)
+
+
+def segment(page: np.ndarray, classify: Classify) -> list[Glyph]:
+    """One glyph per digit, left to right (at most MAX_DIGITS + 1, so a caller can see too many)."""
+    found = glyphs(page)
+    if len(found) > MAX_DIGITS:
+        return found[:MAX_DIGITS + 1]
+    out: list[Glyph] = []
+    for g in found:
+        out.extend(split_touching(g, classify))
+    return out
+
+
+def _tight(mask: np.ndarray) -> Glyph:
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    if not len(rows):
+        return Glyph(mask, 0, 0, 0, 0)
+    return Glyph(mask, int(cols[0]), int(cols[-1]) + 1, int(rows[0]), int(rows[-1]) + 1)
