@@ -188,8 +188,10 @@ def shard_order(n: int, gen: torch.Generator, ctx: Context) -> torch.Tensor:
 def train_one_epoch(model: nn.Module, opt: torch.optim.Optimizer, config: TrainConfig,
                     data: tuple[torch.Tensor, torch.Tensor], epoch: int, step0: int, total: int,
                     ctx: Context, reporter: Reporter) -> dict[str, float]:
-    """One pass over this rank's shard. `data` is (N,1,28,28) float inputs and (N,) labels."""
+    """One pass over this rank's shard. `data` is (N,1,28,28) floats in [0, 1] and (N,) labels."""
     x_all, y_all = data
+    entry = get_entry(config.model)
+    mean, std = entry.mean, entry.std
     gen = epoch_generator(config.seed, epoch, ctx.rank)
     order = shard_order(len(y_all), gen, ctx)
     augment = None
@@ -206,6 +208,8 @@ def train_one_epoch(model: nn.Module, opt: torch.optim.Optimizer, config: TrainC
         x, y = x_all[idx], y_all[idx]
         if augment is not None:
             x = augment(x, gen)
+        if mean != 0.0 or std != 1.0:
+            x = (x - mean) / std
         x, y = x.to(ctx.device, non_blocking=True), y.to(ctx.device, non_blocking=True)
         if config.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -270,14 +274,14 @@ def _data_hashes(dataset: str) -> dict[str, str]:
     return dict(SPECS[dataset].md5) if dataset in SPECS else {}
 
 
-def _load_data(config: TrainConfig, mean: float, std: float
-               ) -> tuple[tuple[torch.Tensor, torch.Tensor], Split, Split | None]:
+def _load_data(config: TrainConfig) -> tuple[tuple[torch.Tensor, torch.Tensor], Split, Split | None]:
     train = load_split(config.dataset, "train")
     images, labels = train.images, train.labels
     if config.limit_train:
         images, labels = images[: config.limit_train], labels[: config.limit_train]
-    # (N, 1, 28, 28) float32, normalised once: batches are index slices of this tensor.
-    x = prepare(images, mean, std)
+    # (N, 1, 28, 28) float32 in [0, 1]: batches are index slices of this one tensor; they are
+    # augmented in [0, 1] (ink = 1, background = 0) and normalised afterwards.
+    x = prepare(images, 0.0, 1.0)
     val = load_split(config.dataset, "val")
     test = load_split(config.dataset, "test") if config.eval_test else None
     return (x, labels), val, test
@@ -292,7 +296,7 @@ def fit(config: TrainConfig, reporter: Reporter | None = None, resume: bool = Fa
     entry = get_entry(config.model)
     seed_everything(config.seed)
     model = create_model(config.model, **config.model_args)
-    data, val, test = _load_data(config, entry.mean, entry.std)
+    data, val, test = _load_data(config)
     opt = build_optimizer(config, model)
     history: list[dict[str, Any]] = []
     state: dict[str, Any] = {"epoch": 0, "best_val_acc": -1.0, "train_time_s": 0.0}

@@ -1,1 +1,64 @@
-"""Models of our own design (placeholder module; recipes arrive with the training issue)."""
+"""Models of our own design: small BatchNorm CNNs sized for a 2-core CPU.
+
+`fast-cnn` is built to pass 99% test accuracy in one epoch within seconds: few channels, 3x3
+convolutions, early pooling. `best-cnn` spends its budget on width and depth at 28x28 and 14x14 for a
+near-record single model when trained with augmentation. Both take inputs normalised with MNIST's
+mean and std and return logits.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from handwritten_digits.models.registry import register_model
+
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+
+
+def conv_bn(cin: int, cout: int, k: int = 3) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, k, padding=k // 2, bias=False),
+                         nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class SmallCNN(nn.Module):
+    """conv-bn-relu stages separated by 2x2 max-pooling, then a global pool and a linear head."""
+
+    def __init__(self, widths: tuple[tuple[int, ...], ...], num_classes: int = 10,
+                 dropout: float = 0.0, head: str = "pool") -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        cin = 1
+        for i, stage in enumerate(widths):
+            for cout in stage:
+                layers.append(conv_bn(cin, cout))
+                cin = cout
+            if i < len(widths) - 1:
+                layers.append(nn.MaxPool2d(2))
+        self.features = nn.Sequential(*layers)
+        # "pool": global max+avg (translation tolerant); "flat": keep the 7x7 (or 3x3) layout.
+        self.head = head
+        side = 28 // 2 ** (len(widths) - 1)
+        feat = 2 * cin if head == "pool" else cin * side * side
+        self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(feat, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N,1,28,28) -> (N,num_classes)
+        f = self.features(x)
+        if self.head == "pool":
+            f = torch.cat([f.amax((2, 3)), f.mean((2, 3))], 1)
+        else:
+            f = f.flatten(1)
+        return self.classifier(f)
+
+
+@register_model("fast-cnn", "small BN CNN for 99% in one CPU epoch", MNIST_MEAN, MNIST_STD)
+def fast_cnn(num_classes: int = 10, width: int = 24) -> nn.Module:
+    w = width
+    return SmallCNN(((w,), (2 * w, 2 * w), (4 * w,)), num_classes, head="flat")
+
+
+@register_model("best-cnn", "wider BN CNN for near-record accuracy with augmentation",
+                MNIST_MEAN, MNIST_STD)
+def best_cnn(num_classes: int = 10, width: int = 32, dropout: float = 0.2) -> nn.Module:
+    w = width
+    return SmallCNN(((w, w), (2 * w, 2 * w), (4 * w, 4 * w)), num_classes, dropout, head="flat")

@@ -1,0 +1,61 @@
+"""An ensemble of trained models usable wherever one model is.
+
+Saved as one safetensors file (member i's weights under the prefix `m{i}.`) and one sidecar listing the
+members' own sidecars. The ensemble takes pixels/255 and normalises per member; its "logits" are the
+mean of the members' log-probabilities, so softmax of them is the geometric-mean prediction.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file
+from torch import nn
+
+from handwritten_digits.errors import ModelError
+from handwritten_digits.models.registry import create_model
+
+
+class Ensemble(nn.Module):
+    def __init__(self, members: list[nn.Module], norms: list[tuple[float, float]]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        self.norms = norms  # (mean, std) per member
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N,1,28,28) in [0,1] -> (N,C)
+        outs = [m((x - mean) / std).float().log_softmax(1)
+                for m, (mean, std) in zip(self.members, self.norms, strict=True)]
+        return torch.stack(outs).mean(0)
+
+
+def build_ensemble(specs: list[str | os.PathLike], out: str | os.PathLike) -> Path:
+    """Combine trained models (run folders or .safetensors files) into one ensemble file."""
+    from handwritten_digits.modelio import load_model, make_sidecar, save_model
+    if len(specs) < 2:
+        raise ModelError("an ensemble needs at least two models")
+    loaded = [load_model(s) for s in specs]
+    classes = loaded[0].class_names
+    if any(m.class_names != classes for m in loaded):
+        raise ModelError("ensemble members must share the same class names")
+    ens = Ensemble([m.model for m in loaded], [(m.mean, m.std) for m in loaded])
+    meta = make_sidecar(loaded[0].meta["model"], {}, classes, dataset=loaded[0].meta.get("dataset"))
+    meta.update(model="ensemble", model_args={},
+                members=[{k: v for k, v in m.meta.items() if k != "versions"} for m in loaded])
+    meta["input"].update(mean=0.0, std=1.0)
+    return save_model(out, ens, meta)
+
+
+def load_ensemble(weights: Path, meta: dict[str, Any], device: str | torch.device):  # noqa: ANN201
+    from handwritten_digits.modelio import LoadedModel
+    state = load_file(str(weights))
+    members, norms = [], []
+    for i, member in enumerate(meta["members"]):
+        model = create_model(member["model"], **member.get("model_args", {}))
+        prefix = f"members.{i}."
+        model.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+        members.append(model)
+        norms.append((float(member["input"]["mean"]), float(member["input"]["std"])))
+    return LoadedModel(Ensemble(members, norms).to(device).eval(), meta, weights)
