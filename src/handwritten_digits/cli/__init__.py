@@ -3,10 +3,11 @@
 from handwritten_digits.cli.app import cli, main
 from handwritten_digits.cli.data import data
 from handwritten_digits.cli.predict import predict, read
+from handwritten_digits.cli.report import explore, report
 from handwritten_digits.cli.serve import serve
 from handwritten_digits.cli.train import evaluate, models_cmd, train
 
-for command in (data, models_cmd, train, evaluate, predict, read, serve):
+for command in (data, models_cmd, train, evaluate, predict, read, serve, explore, report):
     cli.add_command(command)
 
 __all__ = ["cli", "main"]
