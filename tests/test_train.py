@@ -33,6 +33,8 @@ def test_run_folder_contents(tiny_run: Path) -> None:
     meta = json.loads((tiny_run / "model.json").read_text())
     assert meta["model"] == "seed-mlp" and meta["class_names"] == [str(i) for i in range(10)]
     assert {"torch", "numpy"} <= set(meta["versions"]) and meta["input"]["size"] == [28, 28]
+    assert meta["temperature"] > 0 and meta["calibration"]["fitted_on"].endswith("/val")
+    assert meta["calibration"]["val"]["ece_after"] <= meta["calibration"]["val"]["ece_before"] + 1e-6
     assert json.loads((tiny_run / "config.json").read_text())["epochs"] == 2
     loaded = load_model(tiny_run)
     assert loaded.meta["epoch"] in (1, 2)

@@ -9,7 +9,6 @@ epoch replays bit for bit. Under torchrun each rank trains on its shard and only
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -28,9 +27,16 @@ from torch import nn
 from handwritten_digits.data.datasets import Split, load_split
 from handwritten_digits.errors import DigitsError
 from handwritten_digits.evaluate import infer, prepare
-from handwritten_digits.fileio import atomic_path, write_bytes, write_json
-from handwritten_digits.modelio import latest_run_pointer, make_sidecar, save_model
+from handwritten_digits.fileio import write_bytes, write_json
+from handwritten_digits.modelio import latest_run_pointer, make_sidecar
 from handwritten_digits.models import count_parameters, create_model, get_entry
+from handwritten_digits.runs import (
+    calibrate,
+    default_run_dir,
+    load_checkpoint,
+    read_metrics,
+    write_epoch,
+)
 
 log = logging.getLogger(__name__)
 
@@ -239,36 +245,6 @@ def eval_split(model: nn.Module, split: Split, entry_mean: float, entry_std: flo
     return loss, acc
 
 
-def default_run_dir(config: TrainConfig) -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{config.recipe or config.model}-s{config.seed}-{stamp}"
-
-
-def save_checkpoint(run: Path, model: nn.Module, opt: torch.optim.Optimizer,
-                    state: dict[str, Any]) -> None:
-    payload = {"model": model.state_dict(), "optimizer": opt.state_dict(),
-               "torch_rng": torch.get_rng_state(), "state": state}
-    with atomic_path(run / "checkpoint.pt") as tmp:
-        torch.save(payload, tmp)
-
-
-def load_checkpoint(run: Path) -> dict[str, Any]:
-    path = run / "checkpoint.pt"
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise DigitsError(f"{run}: no checkpoint.pt to resume from") from None
-    except (RuntimeError, OSError, EOFError) as e:
-        raise DigitsError(f"{path}: unreadable checkpoint ({str(e).splitlines()[0]})") from None
-
-
-def read_metrics(run: Path) -> list[dict[str, Any]]:
-    path = run / "metrics.jsonl"
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def _data_hashes(dataset: str) -> dict[str, str]:
     from handwritten_digits.data.sources import SPECS
     return dict(SPECS[dataset].md5) if dataset in SPECS else {}
@@ -292,7 +268,7 @@ def fit(config: TrainConfig, reporter: Reporter | None = None, resume: bool = Fa
     config.validate()
     reporter = reporter or LogReporter()
     ctx = setup_context(config)
-    run = Path(config.out) if config.out else default_run_dir(config)
+    run = Path(config.out) if config.out else default_run_dir(config.recipe or config.model, config.seed)
     entry = get_entry(config.model)
     seed_everything(config.seed)
     model = create_model(config.model, **config.model_args)
@@ -328,7 +304,7 @@ def fit(config: TrainConfig, reporter: Reporter | None = None, resume: bool = Fa
                                  total, ctx, reporter)
         state["train_time_s"] += record["epoch_time_s"]
         record = {"epoch": epoch, **record, "train_time_s": state["train_time_s"],
-                  "lr": opt.param_groups[0]["lr"]}
+                  "lr": opt.param_groups[0]["lr"], "processes": ctx.world}
         record["val_loss"], record["val_acc"] = eval_split(model, val, entry.mean, entry.std,
                                                            ctx.device)
         if test is not None:
@@ -337,27 +313,14 @@ def fit(config: TrainConfig, reporter: Reporter | None = None, resume: bool = Fa
         history.append(record)
         state["epoch"] = epoch
         if ctx.is_main:
-            _write_epoch(run, model, opt, state, history, record, sidecar_base)
+            write_epoch(run, config.recipe or config.model, model, opt, state, history, record, sidecar_base)
         reporter.epoch_end(record)
     if ctx.is_main:
+        calibrate(run / "model.safetensors")
         write_bytes(latest_run_pointer(), (str(run.resolve()) + "\n").encode())
     if ctx.world > 1:
         dist.barrier()
     return run
-
-
-def _write_epoch(run: Path, model: nn.Module, opt: torch.optim.Optimizer, state: dict[str, Any],
-                 history: list[dict[str, Any]], record: dict[str, Any], sidecar: dict) -> None:
-    metrics = {k: v for k, v in record.items() if k.startswith(("val_", "test_", "train_"))}
-    meta = {**sidecar, "epoch": record["epoch"], "metrics": metrics}
-    save_model(run / "last.safetensors", model, meta)
-    if record["val_acc"] > state["best_val_acc"]:
-        state["best_val_acc"] = record["val_acc"]
-        state["best_epoch"] = record["epoch"]
-        save_model(run / "model.safetensors", model, meta)
-    write_bytes(run / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history).encode())
-    # Written last: a kill before this line replays the epoch from the previous checkpoint.
-    save_checkpoint(run, model, opt, state)
 
 
 if __name__ == "__main__":  # torchrun --nproc-per-node N -m handwritten_digits.train ...

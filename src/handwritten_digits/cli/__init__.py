@@ -5,9 +5,9 @@ from handwritten_digits.cli.data import data
 from handwritten_digits.cli.predict import predict, read
 from handwritten_digits.cli.report import explore, report
 from handwritten_digits.cli.serve import serve
-from handwritten_digits.cli.train import evaluate, models_cmd, train
+from handwritten_digits.cli.train import calibrate, ensemble, evaluate, models_cmd, train
 
-for command in (data, models_cmd, train, evaluate, predict, read, serve, explore, report):
+for command in (data, models_cmd, train, evaluate, calibrate, ensemble, predict, read, serve, explore, report):
     cli.add_command(command)
 
 __all__ = ["cli", "main"]

@@ -200,3 +200,26 @@ def evaluate(models: tuple[str, ...], split: str, dataset: str | None, tta: bool
         table.add_row(name, f"{m['precision']:.4f}", f"{m['recall']:.4f}", f"{m['f1']:.4f}",
                       str(m["support"]))
     out.print(table)
+
+
+@click.command()
+@click.argument("model")
+def calibrate(model: str) -> None:
+    """Fit temperature scaling on the validation split and store it in the model's sidecar."""
+    from handwritten_digits.runs import calibrate as fit
+    summary = fit(model)
+    out.print(f"temperature {summary['val']['temperature']:.3f}; ECE (15 bins) on val "
+              f"{summary['val']['ece_before']:.4f} -> {summary['val']['ece_after']:.4f}, on test "
+              f"{summary['test']['ece_before']:.4f} -> {summary['test']['ece_after']:.4f}")
+
+
+@click.command()
+@click.argument("models", nargs=-1, required=True)
+@click.option("--out", "out_path", required=True, type=click.Path(), help="Output .safetensors file.")
+def ensemble(models: tuple[str, ...], out_path: str) -> None:
+    """Combine trained models into one ensemble file usable wherever a model is."""
+    from handwritten_digits.models.ensemble import build_ensemble
+    from handwritten_digits.runs import calibrate as fit
+    path = build_ensemble(list(models), out_path)
+    fit(path)
+    out.print(f"ensemble of {len(models)} written to {path}")
