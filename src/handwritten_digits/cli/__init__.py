@@ -7,7 +7,8 @@ from handwritten_digits.cli.report import explore, report
 from handwritten_digits.cli.serve import serve
 from handwritten_digits.cli.train import calibrate, ensemble, evaluate, models_cmd, train
 
-for command in (data, models_cmd, train, evaluate, calibrate, ensemble, predict, read, serve, explore, report):
+COMMANDS = (data, models_cmd, train, evaluate, calibrate, ensemble, predict, read, explore, report, serve)
+for command in COMMANDS:
     cli.add_command(command)
 
 __all__ = ["cli", "main"]
