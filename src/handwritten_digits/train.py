@@ -145,6 +145,11 @@ def setup_context(config: TrainConfig) -> Context:
     return Context(device, rank, world)
 
 
+def is_main_process() -> bool:
+    """Rank 0 of a torchrun job, or a plain single process."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -263,8 +268,12 @@ def _load_data(config: TrainConfig) -> tuple[tuple[torch.Tensor, torch.Tensor], 
     return (x, labels), val, test
 
 
-def fit(config: TrainConfig, reporter: Reporter | None = None, resume: bool = False) -> Path:
-    """Train per `config` (resuming from `config.out` when `resume`); return the run folder."""
+def fit(config: TrainConfig, reporter: Reporter | None = None, resume: bool = False,
+        remember: bool = True) -> Path:
+    """Train per `config` (resuming from `config.out` when `resume`); return the run folder.
+
+    `remember` records the run as the latest one, the default model until one ships with the package.
+    """
     config.validate()
     reporter = reporter or LogReporter()
     ctx = setup_context(config)
@@ -317,7 +326,8 @@ def fit(config: TrainConfig, reporter: Reporter | None = None, resume: bool = Fa
         reporter.epoch_end(record)
     if ctx.is_main:
         calibrate(run / "model.safetensors")
-        write_bytes(latest_run_pointer(), (str(run.resolve()) + "\n").encode())
+        if remember:
+            write_bytes(latest_run_pointer(), (str(run.resolve()) + "\n").encode())
     if ctx.world > 1:
         dist.barrier()
     return run

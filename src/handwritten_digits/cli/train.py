@@ -110,7 +110,7 @@ def train(recipe: str | None, resume_run: str | None, nproc: int | None, dry_run
     if nproc and nproc > 1:
         _torchrun(nproc)
         return
-    from handwritten_digits.train import TrainConfig, fit
+    from handwritten_digits.train import fit, is_main_process
     resume = resume_run is not None
     if resume:
         config = _resumed_config(resume_run)
@@ -118,11 +118,12 @@ def train(recipe: str | None, resume_run: str | None, nproc: int | None, dry_run
         config = recipes.recipe_config(recipe or "seed", **flags)
     if dry_run:
         config.epochs, config.limit_train = 1, 512
-    run = fit(config, RichReporter(), resume=resume)
+    run = fit(config, RichReporter() if is_main_process() else None, resume=resume)
+    if not is_main_process():
+        return
     _print_run_summary(run)
     if not (no_report or dry_run):
         _try_report(run)
-    assert isinstance(config, TrainConfig)
 
 
 def _resumed_config(run: str):  # noqa: ANN202
@@ -139,21 +140,16 @@ def _resumed_config(run: str):  # noqa: ANN202
 
 
 def _torchrun(nproc: int) -> None:
+    """Re-run this same `digits train` command under torchrun with `nproc` processes."""
     import subprocess
-    args = [a for a in sys.argv[1:] if a != "train"]
-    drop = {"--nproc"}
-    cleaned, skip = [], False
-    for a in args:
-        if skip:
-            skip = False
+    argv = []
+    for name, value in click.get_current_context().params.items():
+        if name == "nproc" or value is None or value is False:
             continue
-        if a in drop:
-            skip = True
-            continue
-        if not a.startswith("--nproc="):
-            cleaned.append(a)
+        flag = "--" + {"resume_run": "resume"}.get(name, name).replace("_", "-")
+        argv += [flag] if value is True else [flag, str(value)]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-           f"--nproc-per-node={nproc}", "-m", "handwritten_digits.train", *cleaned]
+           f"--nproc-per-node={nproc}", "-m", "handwritten_digits.train", *argv]
     raise SystemExit(subprocess.call(cmd))
 
 
@@ -170,12 +166,8 @@ def _print_run_summary(run: Path) -> None:
 
 
 def _try_report(run: Path) -> None:
-    try:
-        from handwritten_digits.report import write_report
-    except ImportError:
-        return
-    path = write_report(run)
-    out.print(f"report: {path}")
+    from handwritten_digits.report import write_report
+    out.print(f"report: {write_report(run)}")
 
 
 @click.command()
