@@ -94,8 +94,11 @@ async def read_uploads(request: Request, settings: Settings) -> list[Upload]:
 
 
 async def _from_multipart(request: Request, max_files: int) -> list[Upload]:
+    # Starlette's own part limits are a backstop (its refusal is a 400); a few too many files
+    # reach our count and get the 413 that names the limit.
+    parts = max(1000, 2 * max_files)
     try:
-        async with request.form(max_files=max_files, max_fields=max_files) as form:
+        async with request.form(max_files=parts, max_fields=parts) as form:
             return [Upload(value.filename, await value.read()) for _, value in form.multi_items()
                     if isinstance(value, UploadFile)]
     except HTTPException as e:  # Starlette's 400 for a malformed body or too many parts
