@@ -65,10 +65,10 @@ class Ink:
 
     def crop(self, mask: np.ndarray) -> np.ndarray | None:
         """(h, w) float32 in [0, 1]: the ink under `mask`, full resolution, tight around it."""
-        near = ndimage.binary_dilation(mask, EIGHT, iterations=2)  # keep the anti-aliased rim
-        sl = _bbox(near)
+        sl = _bbox(mask, pad=2)
         if sl is None or self.bg is None:
             return None
+        near = ndimage.binary_dilation(mask[sl], EIGHT, iterations=2)  # keep the anti-aliased rim
         s = self.step
         ys, xs = sl
         y0, y1 = ys.start * s, min(ys.stop * s, self.gray.shape[0])
@@ -78,7 +78,7 @@ class Ink:
             v = 255.0 - v
         size = (x1 - x0, y1 - y0)
         bg = _resize(self.bg[sl], size, Image.Resampling.BILINEAR)
-        soft = _resize(near[sl].astype(np.float32), size, Image.Resampling.NEAREST)
+        soft = _resize(near.astype(np.float32), size, Image.Resampling.NEAREST)
         fg = np.clip((v - bg - self.floor) / max(self.level - self.floor, 1.0), 0.0, 1.0) * soft
         tight = _bbox(fg > 0)
         return None if tight is None else fg[tight]
@@ -131,7 +131,9 @@ def find_ink(gray: np.ndarray, factor: float = 1.0) -> Ink:
         return ink
     mask = _drop_specks(mask)
     mask, ink.lines = _remove_lines(mask)
-    ink.page = _drop_specks(mask)
+    if ink.lines:
+        mask = _drop_specks(mask)
+    ink.page = mask
     ink.mask, ink.boxes = _main_digit(ink.page)
     return ink
 
@@ -157,16 +159,12 @@ def _noise_sigma(work: np.ndarray) -> float:
 def _remove_lines(mask: np.ndarray) -> tuple[np.ndarray, int]:
     """Delete long thin horizontal/vertical runs (ruled paper, grids, form boxes), keep the digit."""
     h, w = mask.shape
-    spans = [(s[1].stop - s[1].start, s[0].stop - s[0].start)
-             for s in ndimage.find_objects(ndimage.label(mask, EIGHT)[0]) if s is not None]
-    if not any(sw >= LINE_FRAC * w or sh >= LINE_FRAC * h for sw, sh in spans):
-        return mask, 0
     lh, lv = max(12, round(LINE_FRAC * w)), max(12, round(LINE_FRAC * h))
     # thicken across the line first so a slightly tilted line still holds a straight run
-    horiz = ndimage.binary_opening(ndimage.binary_dilation(mask, np.ones((3, 1), bool)),
-                                   np.ones((1, lh), bool)) & mask
-    vert = ndimage.binary_opening(ndimage.binary_dilation(mask, np.ones((1, 3), bool)),
-                                  np.ones((lv, 1), bool)) & mask
+    horiz = _long_runs(ndimage.maximum_filter1d(mask, 3, axis=0), lh, axis=1) & mask
+    vert = _long_runs(ndimage.maximum_filter1d(mask, 3, axis=1), lv, axis=0) & mask
+    if not horiz.any() and not vert.any():
+        return mask, 0
     rest = _drop_specks(mask & ~horiz & ~vert, frac=0.2)
     rs = _bbox(rest)
     if rs is None:  # nothing but lines: leave them for the abstention rules
@@ -194,6 +192,19 @@ def _remove_lines(mask: np.ndarray) -> tuple[np.ndarray, int]:
     bridge_h = ndimage.binary_closing(kept, np.ones((1, 9), bool)) & removed
     log.debug("removed %d line(s)", count)
     return kept | bridge_v | bridge_h, count
+
+
+def _long_runs(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
+    """Pixels in straight runs of at least `length` along `axis` (a binary opening by a line)."""
+    structure = np.zeros((3, 3), bool)
+    structure[1, :] = axis == 1
+    structure[:, 1] |= axis == 0
+    labels, n = ndimage.label(mask, structure)
+    if n == 0:
+        return mask
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    return (sizes >= length)[labels]
 
 
 def _corners(sl: tuple[slice, slice], other: np.ndarray, along: int, tol: int = 3) -> bool:
@@ -255,11 +266,12 @@ def _percentiles(hist: np.ndarray, qs: tuple[float, ...]) -> list[float]:
     return [float(np.searchsorted(cdf, q)) for q in qs]
 
 
-def _bbox(mask: np.ndarray) -> tuple[slice, slice] | None:
+def _bbox(mask: np.ndarray, pad: int = 0) -> tuple[slice, slice] | None:
     rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
     if not len(rows):
         return None
-    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+    return (slice(max(rows[0] - pad, 0), min(rows[-1] + 1 + pad, mask.shape[0])),
+            slice(max(cols[0] - pad, 0), min(cols[-1] + 1 + pad, mask.shape[1])))
 
 
 def _resize(a: np.ndarray, size: tuple[int, int], method: Image.Resampling) -> np.ndarray:

@@ -1,0 +1,215 @@
+"""Preprocessing: decoding odd and bad files, polarity, background, lines, centring, stroke width."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+from scipy import ndimage
+
+from handwritten_digits.errors import ImageError
+from handwritten_digits.ink import find_ink
+from handwritten_digits.preprocess import decode, load_gray, prepare, stroke_width, to_gray, to_mnist
+
+
+def draw_seven(size: tuple[int, int] = (200, 200), box: tuple[int, int, int, int] = (60, 40, 140, 160),
+               width: int = 10, ink: int = 20, paper: int = 230) -> Image.Image:
+    """A dark 7 on light paper inside `box` (x0, y0, x1, y1)."""
+    img = Image.new("L", size, paper)
+    d = ImageDraw.Draw(img)
+    x0, y0, x1, y1 = box
+    d.line([(x0, y0), (x1, y0), (x0 + (x1 - x0) // 3, y1)], fill=ink, width=width, joint="curve")
+    return img
+
+
+def to_bytes(img: Image.Image, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def centre_of_mass(a: np.ndarray) -> tuple[float, float]:
+    return ndimage.center_of_mass(a.astype(np.float64))
+
+
+# --- decoding -------------------------------------------------------------------------------------
+
+def test_sixteen_bit_tiff_scaled_not_clipped() -> None:
+    a = (np.asarray(draw_seven(), np.uint16) * 257)  # 0..65535
+    img = Image.fromarray(a)  # uint16 -> mode I;16
+    data = to_bytes(img, "TIFF")
+    gray, _ = load_gray(data)
+    assert gray.dtype == np.uint8 and 0 < gray.min() < 40 and gray.max() > 200
+
+
+def test_animated_gif_first_frame() -> None:
+    first = draw_seven().convert("P")
+    second = Image.new("L", (200, 200), 230).convert("P")
+    data = to_bytes(first, "GIF", save_all=True, append_images=[second], duration=100, loop=0)
+    assert prepare(data).reason is None
+
+
+def test_cmyk_jpeg() -> None:
+    data = to_bytes(draw_seven().convert("CMYK"), "JPEG", quality=95)
+    gray, _ = load_gray(data)
+    assert gray[40, 100] < 100 and gray[5, 5] > 180  # ink dark, paper light, not inverted by CMYK
+
+
+def test_palette_png_with_transparency_is_composited_on_white() -> None:
+    img = Image.new("P", (100, 100), 0)
+    img.putpalette([0, 0, 0] + [0, 0, 0] * 255)  # index 0 and 1 both black; 0 is transparent
+    ImageDraw.Draw(img).line([(50, 10), (50, 90)], fill=1, width=6)
+    data = to_bytes(img, "PNG", transparency=0)
+    gray = to_gray(decode(data))
+    assert gray[5, 5] == 255 and gray[50, 50] == 0
+
+
+def test_alpha_only_drawing() -> None:
+    rgba = np.zeros((100, 100, 4), np.uint8)
+    rgba[20:80, 45:55, 3] = 255  # white ink that only shows through alpha
+    rgba[..., :3] = 255
+    gray = to_gray(Image.fromarray(rgba, "RGBA"))
+    assert gray[50, 50] < 50 and gray[5, 5] > 200
+
+
+def test_exif_rotated_jpeg_is_turned_upright() -> None:
+    upright = draw_seven(size=(200, 300), box=(60, 40, 140, 160))
+    stored = upright.transpose(Image.Transpose.ROTATE_90)  # as the camera sensor saw it
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 CW to display
+    data = to_bytes(stored.convert("RGB"), "JPEG", quality=95, exif=exif.tobytes())
+    img = decode(data)
+    assert img.size == (200, 300)
+    gray = to_gray(img)
+    assert gray[40, 100] < 120  # the 7's bar is back at the top
+
+
+def test_webp_and_bmp() -> None:
+    for fmt in ("WEBP", "BMP"):
+        assert prepare(to_bytes(draw_seven().convert("RGB"), fmt)).reason is None
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "empty file"),
+    (b"hello, I am text\n", "not a readable image"),
+])
+def test_bad_bytes(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "x.png"
+    path.write_bytes(content)
+    with pytest.raises(ImageError, match=message):
+        decode(path)
+
+
+def test_truncated_jpeg() -> None:
+    data = to_bytes(draw_seven().convert("RGB"), "JPEG")
+    with pytest.raises(ImageError, match="truncated|corrupt|readable"):
+        load_gray(data[: len(data) // 2])
+
+
+def png_bomb(width: int, height: int) -> bytes:
+    """A tiny PNG whose header declares width x height (its pixel data is never there)."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) \
+        + chunk(b"IEND", b"")
+
+
+def test_decompression_bomb_refused_before_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_decoding(self: Image.Image) -> None:
+        raise AssertionError("the bomb was decoded")
+    monkeypatch.setattr(Image.Image, "load", no_decoding)
+    monkeypatch.setattr("PIL.ImageFile.ImageFile.load", no_decoding)
+    with pytest.raises(ImageError, match="too large"):
+        decode(png_bomb(50_000, 50_000))
+    with pytest.raises(ImageError, match="too large"):  # under Pillow's own limit, over ours
+        decode(png_bomb(8_000, 6_000), max_pixels=40_000_000)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ImageError, match="cannot read"):
+        decode(tmp_path / "nope.png")
+
+
+# --- the pipeline ---------------------------------------------------------------------------------
+
+def test_mnist_like_input_is_left_alone() -> None:
+    tile = np.zeros((28, 28), np.uint8)
+    tile[4:24, 12:16] = 255  # a "1" already in MNIST's frame
+    out = to_mnist(tile)
+    assert np.abs(out.astype(int) - tile).max() == 0
+
+
+def test_polarity_dark_on_light_equals_light_on_dark() -> None:
+    dark = np.asarray(draw_seven())
+    a, b = to_mnist(dark), to_mnist(255 - dark)
+    assert a.max() == 255 and a[0].max() == 0  # white ink on black
+    assert np.abs(a.astype(int) - b).mean() < 2
+
+
+def test_off_centre_digit_is_centred_in_20_box() -> None:
+    img = draw_seven(size=(640, 480), box=(500, 330, 600, 460), width=12)
+    out = to_mnist(img)
+    cy, cx = centre_of_mass(out)
+    assert abs(cy - 14) < 1 and abs(cx - 14) < 1
+    rows, cols = np.nonzero(out > 0)
+    assert 19 <= rows.max() - rows.min() + 1 <= 21  # scaled so the long side fills the 20 box
+
+
+def test_thin_canvas_stroke_is_kept_and_thickened() -> None:
+    img = draw_seven(size=(560, 560), box=(150, 100, 420, 460), width=2, ink=0, paper=255)
+    out = to_mnist(img)
+    width = stroke_width(out > 127)
+    assert out.max() == 255 and 1.3 <= width <= 3.5  # MNIST's median is about 2
+
+
+def test_thick_marker_is_thinned() -> None:
+    img = draw_seven(size=(300, 300), box=(90, 60, 210, 240), width=40, ink=0, paper=255)
+    assert stroke_width(to_mnist(img) > 127) <= 4.5
+
+
+def test_uneven_background_and_shadow() -> None:
+    a = np.asarray(draw_seven(size=(400, 300), box=(150, 60, 250, 240), width=8), np.float32)
+    a = a * np.linspace(0.35, 1.0, 400)[None, :]  # a shadow darkening the left of the page
+    a[:, :120] *= 0.6
+    prep = prepare(a.astype(np.uint8))
+    assert prep.reason is None
+    box = prep.ink.box(prep.ink.mask)
+    assert 130 <= box[0] <= 160 and box[2] <= 130  # the 7, not the shadow's edge
+
+
+def test_ruled_lines_and_form_box_removed() -> None:
+    img = draw_seven(size=(400, 300), box=(160, 80, 240, 220), width=8)
+    d = ImageDraw.Draw(img)
+    for y in range(30, 300, 40):
+        d.line([(0, y), (400, y)], fill=120, width=2)
+    ruled = prepare(img)
+    assert ruled.ink.lines >= 5 and ruled.reason is None
+    x, y, w, h = ruled.ink.box(ruled.ink.mask)
+    assert w < 120 and h < 170
+
+    img = draw_seven(size=(400, 300), box=(160, 80, 240, 220), width=8)
+    ImageDraw.Draw(img).rectangle((110, 50, 290, 260), outline=40, width=3)
+    boxed = prepare(img)
+    assert boxed.ink.lines == 4
+    assert np.abs(boxed.image.astype(int) - prepare(draw_seven(size=(400, 300), box=(160, 80, 240, 220),
+                                                                 width=8)).image).mean() < 8
+
+
+@pytest.mark.parametrize("image", [np.zeros((50, 50), np.uint8), np.full((50, 50), 255, np.uint8),
+                                   np.full((80, 60), 128, np.uint8)])
+def test_uniform_images_are_blank(image: np.ndarray) -> None:
+    prep = prepare(image)
+    assert prep.reason == "blank" and prep.image.max() == 0
+
+
+def test_paper_noise_is_blank() -> None:
+    rng = np.random.default_rng(0)
+    paper = np.clip(rng.normal(220, 4, (300, 400)), 0, 255).astype(np.uint8)
+    ink = find_ink(paper)
+    assert ink.mask is None or ink.mask.sum() < 10
