@@ -90,7 +90,8 @@ def digit_reason(ink: Ink) -> str | None:
 def shape_reason(shape: Shape, alone: bool = True) -> str | None:
     """Why this ink is not one digit, from its statistics alone; None when it may be one.
 
-    `alone` is False for one digit of a number, where the page's component count says nothing.
+    `alone` is False for a glyph of a number, which may be wide (touching digits) and share the page
+    with many components.
     """
     if shape.pieces == 0:
         return "blank"
@@ -98,7 +99,7 @@ def shape_reason(shape: Shape, alone: bool = True) -> str | None:
         return "blank"
     if shape.ink_fraction > MAX_INK_FRACTION or alone and shape.page_components > MAX_PAGE_COMPONENTS:
         return "not_a_digit"
-    if shape.pieces > MAX_PIECES or shape.aspect > MAX_ASPECT:
+    if shape.pieces > MAX_PIECES or alone and shape.aspect > MAX_ASPECT:
         return "not_a_digit"
     if shape.fill > DOT[0] and DOT[1] <= shape.aspect <= DOT[2]:
         return "not_a_digit"
@@ -168,8 +169,9 @@ class Recognizer:
         ink = find_ink(gray, factor)
         if ink.page is None or not ink.page.any():
             return Reading(name, None, [], "blank")
-        whole = ink.shape(ink.page)
-        if whole.ink_fraction > MAX_INK_FRACTION or len(glyphs(ink.page)) > MAX_DIGITS:
+        found = glyphs(ink.page)
+        if ink.shape(ink.page).ink_fraction > MAX_INK_FRACTION or len(found) > MAX_DIGITS \
+                or all(shape_reason(ink.shape(g.mask), alone=False) for g in found):
             return Reading(name, None, [], "not_a_digit")
         parts = segment(ink.page, lambda masks: self._classify(ink, masks))
         if not parts or len(parts) > MAX_DIGITS:

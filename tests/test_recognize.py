@@ -1,0 +1,167 @@
+"""Recognizer: typed results, per-file errors, abstention, and (on real MNIST) reading photos and numbers."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+from handwritten_digits.errors import ModelError
+from handwritten_digits.modelio import LoadedModel, make_sidecar
+from handwritten_digits.models import create_model
+from handwritten_digits.recognize import Prediction, Reading, Recognizer
+
+ABSTAIN = {"blank", "not_a_digit", "multiple_digits", "unreadable"}
+
+
+def untrained(min_confidence: float | None = None) -> Recognizer:
+    """A Recognizer over an untrained seed-mlp: the ink rules must abstain whatever the model says."""
+    torch.manual_seed(0)
+    model = create_model("seed-mlp").eval()
+    loaded = LoadedModel(model, make_sidecar("seed-mlp", {}, [str(i) for i in range(10)]))
+    return Recognizer(loaded) if min_confidence is None else Recognizer(loaded, min_confidence)
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> Recognizer:
+    return untrained()
+
+
+def canvas(draw=None, size: tuple[int, int] = (280, 280), paper: int = 255) -> np.ndarray:
+    img = Image.new("L", size, paper)
+    if draw:
+        draw(ImageDraw.Draw(img))
+    return np.asarray(img)
+
+
+NOT_DIGITS = {
+    "blank canvas": canvas(),
+    "all black": np.zeros((280, 280), np.uint8),
+    "all white": np.full((64, 64), 255, np.uint8),
+    "single dot": canvas(lambda d: d.ellipse((130, 130, 150, 150), fill=0)),
+    "small dot": canvas(lambda d: d.ellipse((30, 200, 36, 206), fill=0)),
+    "line across": canvas(lambda d: d.line([(0, 140), (280, 140)], fill=0, width=8)),
+    "diagonal line across": canvas(lambda d: d.line([(0, 20), (280, 250)], fill=0, width=6)),
+    "vertical line across": canvas(lambda d: d.line([(140, 0), (150, 280)], fill=0, width=6)),
+    "noise": np.random.default_rng(0).integers(0, 256, (200, 200)).astype(np.uint8),
+    "filled square": canvas(lambda d: d.rectangle((80, 80, 200, 200), fill=0)),
+}
+
+
+@pytest.mark.parametrize("name", list(NOT_DIGITS))
+def test_abstains_on_non_digits(recognizer: Recognizer, name: str) -> None:
+    p = recognizer.predict(NOT_DIGITS[name])
+    assert p.digit is None and p.reason in ABSTAIN, (name, p.reason)
+    r = recognizer.read(NOT_DIGITS[name])
+    assert r.text is None and r.reason in ABSTAIN, (name, r.reason)
+
+
+def test_blank_is_called_blank(recognizer: Recognizer) -> None:
+    for name in ("blank canvas", "all black", "all white"):
+        assert recognizer.predict(NOT_DIGITS[name]).reason == "blank"
+
+
+def test_bad_file_is_reported_and_the_batch_goes_on(recognizer: Recognizer, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.png"
+    bad.write_text("not an image")
+    good = tmp_path / "good.png"
+    Image.fromarray(NOT_DIGITS["blank canvas"]).save(good)
+    first, second = recognizer.predict_many([str(bad), str(good)])
+    assert first.reason == "error" and "bad.png" in first.error and first.digit is None
+    assert second.reason == "blank" and second.error is None and second.file == str(good)
+    reading = recognizer.read(str(bad))
+    assert reading.reason == "error" and reading.text is None
+
+
+def test_result_schemas(recognizer: Recognizer) -> None:
+    p = recognizer.predict(NOT_DIGITS["single dot"])
+    d = p.to_dict()
+    assert list(d) == ["file", "digit", "confidence", "probabilities", "reason", "error"]
+    assert len(d["probabilities"]) == 10
+    r = recognizer.read(NOT_DIGITS["single dot"]).to_dict()
+    assert list(r) == ["file", "text", "digits", "reason", "error"]
+    assert isinstance(p, Prediction) and p.model_input is not None and p.model_input.shape == (28, 28)
+
+
+def test_min_confidence_is_overridable() -> None:
+    strict = untrained(min_confidence=1.0)
+    seven = canvas(lambda d: d.line([(80, 60), (200, 60), (110, 230)], fill=0, width=14))
+    p = strict.predict(seven)
+    assert p.digit is None and p.reason == "unreadable" and p.confidence > 0
+
+
+def test_public_api_import() -> None:
+    from handwritten_digits import Recognizer as Exported
+    assert Exported is Recognizer
+
+
+# --- with the real default model and MNIST test digits ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def mnist_recognizer() -> Recognizer:
+    try:
+        return Recognizer.load()
+    except ModelError:
+        pytest.skip("no default model: train one with `digits train`")
+
+
+@pytest.fixture(scope="module")
+def mnist_test() -> tuple[np.ndarray, np.ndarray]:
+    from handwritten_digits.data.datasets import load_split
+    data = load_split("mnist", "test")
+    return data.images.numpy()[:200], data.labels.numpy()[:200]
+
+
+def on_paper(tiles: list[np.ndarray], size: int = 120, gap: int = 10, seed: int = 0) -> bytes:
+    """MNIST tiles side by side as dark-blue ink on shaded paper, as a JPEG photo."""
+    rng = np.random.default_rng(seed)
+    w = 80 + len(tiles) * (size + gap)
+    h = size + 120
+    paper = np.full((h, w), 215.0) + np.linspace(-20, 20, w)[None, :] + rng.normal(0, 3, (h, w))
+    for i, t in enumerate(tiles):
+        a = np.asarray(Image.fromarray(t).resize((size, size), Image.Resampling.BILINEAR), np.float32) / 255
+        x = 40 + i * (size + gap)
+        paper[60:60 + size, x:x + size] = paper[60:60 + size, x:x + size] * (1 - a) + 40 * a
+    rgb = np.stack([paper * 0.5, paper * 0.6, paper], -1).clip(0, 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", quality=85)
+    return buf.getvalue()
+
+
+@pytest.mark.mnist
+def test_mnist_digits_on_paper(mnist_recognizer: Recognizer, mnist_test: tuple) -> None:
+    x, y = mnist_test
+    preds = mnist_recognizer.predict_many([on_paper([x[i]], seed=i) for i in range(40)])
+    right = sum(p.digit == int(y[i]) for i, p in enumerate(preds))
+    abstained = sum(p.digit is None for p in preds)
+    assert right >= 37 and abstained <= 2
+
+
+@pytest.mark.mnist
+def test_mnist_tiles_never_trip_the_ink_rules(mnist_recognizer: Recognizer, mnist_test: tuple) -> None:
+    x, _ = mnist_test
+    reasons = [p.reason for p in mnist_recognizer.predict_many(list(x))]
+    assert sum(r in ("blank", "not_a_digit", "multiple_digits") for r in reasons) <= 1
+
+
+@pytest.mark.mnist
+def test_read_numbers(mnist_recognizer: Recognizer, mnist_test: tuple) -> None:
+    x, y = mnist_test
+    right = 0
+    for k in range(5):
+        idx = [(k * 7 + j * 13) % 200 for j in range(2 + k)]
+        r = mnist_recognizer.read(on_paper([x[i] for i in idx], seed=k))
+        assert isinstance(r, Reading)
+        right += r.text == "".join(str(int(y[i])) for i in idx)
+    assert right >= 4
+
+
+@pytest.mark.mnist
+def test_two_digits_are_multiple_for_predict(mnist_recognizer: Recognizer, mnist_test: tuple) -> None:
+    x, _ = mnist_test
+    p = mnist_recognizer.predict(on_paper([x[0], x[1]]))
+    assert p.digit is None and p.reason == "multiple_digits"
