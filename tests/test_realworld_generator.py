@@ -85,6 +85,8 @@ def test_baseline_finds_dark_ink_on_light_paper(generated: tuple[Path, list[dict
     canvas = next(r for r in records if r["set"] == "good" and r["condition"] == "canvas")
     x = baseline_input(out / canvas["file"])
     assert x.shape == (28, 28) and x.max() > 200 and x[0].max() == 0  # white ink, centred, black border
+    blank = next(r for r in records if r["params"].get("variant") == "white-canvas")
+    assert baseline_input(out / blank["file"]).max() == 0
     assert 40 <= otsu(np.r_[np.full(100, 40), np.full(100, 220)]) < 220  # splits the two classes
 
 

@@ -87,7 +87,7 @@ def ink_texture(alpha: np.ndarray, rng: np.random.Generator, kind: str = "pen") 
     if kind == "pencil":
         grain = rng.uniform(0, 1, alpha.shape).astype(np.float32)
         grain = ndimage.gaussian_filter(grain, 0.6)
-        grain = np.clip((grain - grain.mean()) * 6 + 0.65, 0.15, 1)
+        grain = np.clip((grain - grain.mean()) * 4 + 0.75, 0.3, 1)
         return alpha * grain
     fade = 1 - rng.uniform(0.05, 0.25) * (smooth_field(alpha.shape, rng, 5) + 1) / 2
     return alpha * fade

@@ -41,7 +41,8 @@ def otsu(gray: np.ndarray) -> float:
     w1 = total - w0
     with np.errstate(divide="ignore", invalid="ignore"):
         between = (mean * w0 - total * m0) ** 2 / (w0 * w1)
-    return float(np.nanargmax(between[:-1]))
+    between = np.nan_to_num(between[:-1], nan=-1.0)  # a one-level image has no split: -1 everywhere
+    return float(np.argmax(between)) if between.max() >= 0 else float(np.min(gray))
 
 
 def baseline_input(path: Path) -> np.ndarray:

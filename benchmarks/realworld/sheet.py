@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageOps
 
-THUMB = (150, 112)
+THUMB = (140, 105)
 LABEL_W = 120
 
 
@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-row", type=int, default=6)
     args = parser.parse_args(argv)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    sheet(args.folder, args.per_row).save(args.out, optimize=True)
+    img = sheet(args.folder, args.per_row).quantize(colors=256, method=Image.Quantize.FASTOCTREE)
+    img.save(args.out, optimize=True)  # a palette keeps the sheet small enough to commit
     print(f"{args.out}: {args.out.stat().st_size / 1e3:.0f} KB")
 
 
