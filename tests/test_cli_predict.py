@@ -1,0 +1,97 @@
+"""`digits predict` / `digits read`: directories, JSON lines, per-file errors, exit status, --explain."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from handwritten_digits.cli import main
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained seed-mlp saved with its sidecar: enough to exercise the doors."""
+    import torch
+
+    from handwritten_digits.modelio import make_sidecar, save_model
+    from handwritten_digits.models import create_model
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("model") / "model.safetensors"
+    return save_model(path, create_model("seed-mlp"), make_sidecar("seed-mlp", {}, list("0123456789")))
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> Path:
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    seven = Image.new("L", (200, 200), 240)
+    ImageDraw.Draw(seven).line([(60, 40), (140, 40), (85, 160)], fill=10, width=10)
+    seven.save(folder / "seven.png")
+    seven.convert("RGB").save(folder / "sub" / "seven.jpg")
+    Image.new("L", (100, 100), 255).save(folder / "blank.png")
+    (folder / "empty.png").write_bytes(b"")
+    (folder / "text.png").write_text("hello")
+    (folder / "notes.txt").write_text("not an image suffix: skipped by the walk")
+    return folder
+
+
+def run(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as e:
+        code = int(e.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_predict_json_walks_dirs_and_reports_errors(capsys, inputs: Path, model_file: Path,
+                                                    tmp_path: Path) -> None:
+    explain = tmp_path / "explain"
+    code, out, _ = run(capsys, "predict", str(inputs), "--model", str(model_file), "--json",
+                       "--explain", str(explain))
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    by_name = {Path(r["file"]).name: r for r in rows}
+    assert set(by_name) == {"seven.png", "seven.jpg", "blank.png", "empty.png", "text.png"}
+    assert by_name["empty.png"]["reason"] == "error" and "empty" in by_name["empty.png"]["error"]
+    assert by_name["text.png"]["reason"] == "error" and by_name["text.png"]["digit"] is None
+    assert by_name["blank.png"]["reason"] == "blank"
+    assert all(len(r["probabilities"]) == 10 for r in rows)
+    saved = sorted(p.name for p in explain.iterdir())
+    assert len(saved) == 3 and all(np.asarray(Image.open(explain / n)).shape == (28, 28) for n in saved)
+
+
+def test_exit_2_only_when_every_input_failed(capsys, inputs: Path, model_file: Path) -> None:
+    code, out, _ = run(capsys, "predict", str(inputs / "empty.png"), str(inputs / "text.png"),
+                       "--model", str(model_file), "--json")
+    assert code == 2 and len(out.splitlines()) == 2
+    code, _, err = run(capsys, "predict", str(inputs / "empty.png"), str(inputs / "blank.png"),
+                       "--model", str(model_file))
+    assert code == 0 and "empty.png" in err
+
+
+def test_min_confidence_flag(capsys, inputs: Path, model_file: Path) -> None:
+    code, out, _ = run(capsys, "predict", str(inputs / "seven.png"), "--model", str(model_file),
+                       "--json", "--min-confidence", "1")
+    assert code == 0 and json.loads(out)["reason"] == "unreadable"
+
+
+def test_read_json(capsys, inputs: Path, model_file: Path) -> None:
+    code, out, _ = run(capsys, "read", str(inputs), "--model", str(model_file), "--json")
+    assert code == 0
+    rows = {Path(r["file"]).name: r for r in map(json.loads, out.splitlines())}
+    assert list(rows["seven.png"]) == ["file", "text", "digits", "reason", "error"]
+    assert rows["blank.png"]["reason"] == "blank" and rows["empty.png"]["reason"] == "error"
+    for d in rows["seven.png"]["digits"]:
+        assert set(d) == {"digit", "confidence", "box"} and len(d["box"]) == 4
+
+
+def test_plain_output(capsys, inputs: Path, model_file: Path) -> None:
+    code, out, err = run(capsys, "predict", str(inputs / "blank.png"), str(inputs / "text.png"),
+                         "--model", str(model_file))
+    assert code == 0 and "blank.png: - (blank)" in out and "text.png: error" in err
