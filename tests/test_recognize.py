@@ -48,7 +48,6 @@ NOT_DIGITS = {
     "diagonal line across": canvas(lambda d: d.line([(0, 20), (280, 250)], fill=0, width=6)),
     "vertical line across": canvas(lambda d: d.line([(140, 0), (150, 280)], fill=0, width=6)),
     "noise": np.random.default_rng(0).integers(0, 256, (200, 200)).astype(np.uint8),
-    "filled square": canvas(lambda d: d.rectangle((80, 80, 200, 200), fill=0)),
 }
 
 

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 WORK_SIDE = 256  # px: long side of the working copy used to locate the ink
 MIN_CONTRAST = 24  # gray levels: less than this between paper and ink is a blank image
 FLAT_BACKGROUND = 10  # gray levels: a background estimate varying less than this is taken as flat
-BG_WINDOW = 0.5  # of the long side: opening window estimating uneven background (> any stroke)
+BG_WINDOW = 0.3  # of the long side: opening window estimating uneven background (> any stroke)
 NOISE_SIGMAS = 5.0  # the threshold is at least this many robust sigmas above the background
 SPECK_FRAC = 0.02  # components smaller than this fraction of the largest are specks
 MIN_SPECK = 3  # px (working scale): smaller components are always specks
@@ -112,7 +112,7 @@ def find_ink(gray: np.ndarray, factor: float = 1.0) -> Ink:
     """Locate the ink in (H, W) uint8 `gray`; `ink.mask` is None when the image is blank."""
     step = max(1, -(-max(gray.shape) // WORK_SIDE))
     work = np.asarray(Image.fromarray(gray).reduce(step)) if step > 1 else gray
-    lo, med, hi = _percentiles(np.bincount(work.ravel(), minlength=256), (0.005, 0.5, 0.995))
+    lo, med, hi = _percentiles(np.bincount(work.ravel(), minlength=256), (0.0005, 0.5, 0.9995))
     ink = Ink(gray, factor, step, contrast=float(hi - lo))
     if ink.contrast < MIN_CONTRAST:
         return ink
