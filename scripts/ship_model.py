@@ -54,8 +54,8 @@ def card(meta: dict, history: list[dict], size: int, extra: str) -> str:
         "## Known limits",
         "- Trained on MNIST only: Western Arabic digits 0-9, one per image; numbers are read by "
         "segmenting first (`digits read`).",
-        "- Digits written very differently from American census/student handwriting (e.g. crossed 7s, "
-        "open 4s are fine; heavily stylised or decorative fonts are not) are read less well.",
+        "- Styles rare in MNIST (American census staff and students' handwriting) are read less well: "
+        "decorative fonts, very slanted or very thick writing.",
         "- Confidence is calibrated on MNIST validation data; on real photos it is an indication, "
         "and the abstention rules (blank, not a digit, unreadable) add checks on the ink itself.",
     ]
