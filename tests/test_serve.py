@@ -335,6 +335,24 @@ def test_micro_batcher_batches_concurrent_requests_off_the_loop() -> None:
     assert all(name != threading.main_thread().name for _, name in calls)
 
 
+def test_micro_batcher_runs_two_batches_at_once() -> None:
+    both = threading.Barrier(2, timeout=5)  # passes only if two batches overlap in time
+
+    def meet(items: list[int]) -> list[int]:
+        both.wait()
+        return items
+
+    async def scenario() -> list[int]:
+        batcher: MicroBatcher[int, int] = MicroBatcher(meet, max_batch=1, max_in_flight=2)
+        batcher.start()
+        try:
+            return list(await asyncio.gather(batcher.submit(1), batcher.submit(2)))
+        finally:
+            await batcher.stop()
+
+    assert asyncio.run(scenario()) == [1, 2]
+
+
 def test_micro_batcher_hands_errors_to_every_waiter() -> None:
     def boom(items: list[int]) -> list[int]:
         raise DigitsError("bad batch")

@@ -23,7 +23,7 @@ def serve(host: str, port: int, model_path: str | None, workers: int, access_log
 
     Limits and options also come from the environment: DIGITS_MAX_UPLOAD_BYTES, DIGITS_MAX_PIXELS,
     DIGITS_MAX_FILES, DIGITS_CORS_ORIGINS (comma-separated; CORS is off when unset),
-    DIGITS_MAX_BATCH, DIGITS_BATCH_WAIT_MS, DIGITS_TORCH_THREADS.
+    DIGITS_MAX_BATCH, DIGITS_BATCH_WAIT_MS, DIGITS_BATCH_THREADS, DIGITS_TORCH_THREADS.
     """
     import uvicorn
 

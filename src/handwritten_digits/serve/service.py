@@ -42,7 +42,7 @@ class DigitService:
         self.info = describe_model(recognizer.loaded)
         self.batcher: MicroBatcher[Job, dict[str, Any]] = MicroBatcher(
             self._predict_batch, settings.max_batch, settings.batch_wait_ms / 1000,
-            on_batch=metrics.batches.observe)
+            max_in_flight=settings.batch_threads, on_batch=metrics.batches.observe)
 
     def _predict_batch(self, jobs: list[Job]) -> list[dict[str, Any]]:
         predictions = self.recognizer.predict_many([job.upload.data for job in jobs])

@@ -25,6 +25,7 @@ class Settings:
     cors_origins: tuple[str, ...] = ()  # empty = CORS off
     max_batch: int = 64  # images per model call when micro-batching
     batch_wait_ms: float = 0.0  # extra wait to fill a batch; 0 = take what is queued
+    batch_threads: int = 2  # batches preprocessed and run at once (threads) per worker
     torch_threads: int = 1  # intra-op threads per worker process
 
     @classmethod
@@ -42,7 +43,8 @@ class Settings:
         return settings
 
     def validate(self) -> None:
-        for name in ("max_upload_bytes", "max_pixels", "max_files", "max_batch", "torch_threads"):
+        for name in ("max_upload_bytes", "max_pixels", "max_files", "max_batch", "batch_threads",
+                     "torch_threads"):
             if getattr(self, name) <= 0:
                 raise DigitsError(f"{_env_name(name)} must be > 0 (got {getattr(self, name)})")
         if self.batch_wait_ms < 0:

@@ -273,7 +273,7 @@ async function loadModel() {
   try {
     const m = await (await fetch("/v1/model")).json();
     const [acc, split] = m.metrics.test_acc !== undefined ? [m.metrics.test_acc, "test"] : [m.metrics.val_acc, "validation"];
-    const data = m.card.dataset || "its data";
+    const data = (m.card.dataset || "its data").split("/").filter(Boolean).pop();  // a path: its name
     $("model").textContent = `model ${m.version}` + (acc ? ` · ${(100 * acc).toFixed(2)}% on ${data} ${split}` : "");
   } catch {
     $("model").textContent = "model information unavailable";
