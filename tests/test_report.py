@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -17,6 +19,9 @@ from handwritten_digits.report import write_explore, write_report
 from handwritten_digits.report.evaluation import confused_pairs, top_errors
 from handwritten_digits.report.run import confidence_text
 from handwritten_digits.report.sections import SECTION_IDS
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -152,6 +157,23 @@ def test_write_report_out_and_progress(run: Path, tmp_path: Path) -> None:
     assert any(stage == "drawing" for stage, _, _ in seen)
 
 
+def _report_at_temperature(run: Path, folder: Path, temperature: float) -> dict:
+    copy = Path(shutil.copytree(run, folder, ignore=shutil.ignore_patterns("report")))
+    meta = json.loads((copy / "model.json").read_text())
+    (copy / "model.json").write_text(json.dumps({**meta, "temperature": temperature}))
+    write_report(copy)
+    return json.loads((copy / "report" / "report.json").read_text())["calibration"]
+
+
+def test_report_uses_the_sidecar_temperature(run: Path, tmp_path: Path) -> None:
+    raw = _report_at_temperature(run, tmp_path / "t1", 1.0)
+    scaled = _report_at_temperature(run, tmp_path / "t3", 3.0)
+    assert "ece_at_temperature_1" not in raw and scaled["temperature"] == 3.0
+    assert scaled["ece_at_temperature_1"] == pytest.approx(raw["ece"])
+    assert scaled["ece"] != pytest.approx(raw["ece"])
+    assert "before temperature scaling" in (tmp_path / "t3" / "report" / "report.html").read_text()
+
+
 def test_report_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     for target in (tmp_path / "missing", tmp_path):
         with pytest.raises(SystemExit) as exit_info:
@@ -191,36 +213,47 @@ def test_explore_fashion_mnist_uses_class_names(tmp_path: Path) -> None:
 
 # --- a real browser ---------------------------------------------------------------------------
 
+def _check_in_browser(browser: Browser, html: Path, sections: tuple[str, ...], images: int,
+                      screenshot: Path) -> None:
+    """Open `html`; assert sections, loaded images, no errors, no fetch, no sideways scroll on a phone."""
+    errors: list[str] = []
+    requests: list[str] = []
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(html.as_uri(), wait_until="load")
+    for section in sections:
+        assert page.locator(f"section#{section} h2").is_visible(), section
+    widths = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete && i.naturalWidth)")
+    assert len(widths) == images and all(w > 0 for w in widths), widths
+    page.screenshot(path=str(screenshot), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{html.name} scrolls sideways on a phone by {overflow}px"
+    page.screenshot(path=str(screenshot.with_name(f"{screenshot.stem}-phone.png")), full_page=True)
+    page.close()
+    assert not errors, errors
+    assert all(u.startswith(("file:", "data:")) for u in requests), requests
+
+
 @pytest.mark.browser
-def test_report_renders_in_chromium(run: Path) -> None:
+def test_pages_render_in_chromium(run: Path, idx_folder: Path, tmp_path: Path) -> None:
     if not CHROMIUM.exists():
         pytest.skip("!!! /usr/bin/chromium is missing: the browser test did NOT run "
                     "(`make browser` installs it with apt-get)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
+    from handwritten_digits.report.explore import SECTION_IDS as EXPLORE_IDS
+    explore = write_explore(str(idx_folder), tmp_path / "explore")
     artifacts = ROOT / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
-    errors: list[str] = []
-    requests: list[str] = []
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update"])
         try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto((run / "report" / "report.html").as_uri(), wait_until="load")
-            for section in SECTION_IDS:
-                assert page.locator(f"section#{section} h2").is_visible(), section
-            widths = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.naturalWidth)")
-            assert len(widths) == len(FIGURES) and all(w > 0 for w in widths), widths
-            page.screenshot(path=str(artifacts / "report.png"), full_page=True)
-            page.set_viewport_size({"width": 390, "height": 844})  # a phone
-            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-            assert overflow <= 0, f"page scrolls sideways on a phone by {overflow}px"
-            page.screenshot(path=str(artifacts / "report-phone.png"), full_page=True)
+            _check_in_browser(browser, run / "report" / "report.html", SECTION_IDS, len(FIGURES),
+                              artifacts / "report.png")
+            _check_in_browser(browser, explore, EXPLORE_IDS, 4, artifacts / "explore.png")
         finally:
             browser.close()
-    assert not errors, errors
-    assert all(u.startswith(("file:", "data:")) for u in requests), requests

@@ -37,6 +37,7 @@ class RunEvaluation:
     meta: dict[str, Any]
     images: torch.Tensor  # (N, 28, 28) uint8 test images
     labels: np.ndarray  # (N,) int64
+    logits: np.ndarray  # (N, C) float32
     probs: np.ndarray  # (N, C) float64, softmax(logits / temperature)
     metrics: dict[str, Any]  # evaluate.metrics() on the test logits
     evaluate_s: float
@@ -95,7 +96,7 @@ def evaluate_run(run: Path, progress: ProgressFn | None = None) -> RunEvaluation
     probs = torch.softmax(logits.double() / loaded.temperature, 1).numpy()
     result = metrics(logits, test.labels, loaded.class_names)
     return RunEvaluation(run, config, history, loaded.meta, test.images, test.labels.numpy(),
-                         probs, result, seconds)
+                         logits.numpy(), probs, result, seconds)
 
 
 def confused_pairs(confusion: list[list[int]], names: list[str], k: int = 10) -> list[dict]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from handwritten_digits.calibration import expected_calibration_error, reliability_bins
 from handwritten_digits.fileio import write_bytes, write_json
@@ -71,6 +72,9 @@ def report_data(ev: RunEvaluation) -> dict[str, Any]:
     calibration = {"n_bins": N_BINS, "temperature": temperature,
                    "ece": expected_calibration_error(ev.probs, ev.labels, N_BINS),
                    "bins": reliability_bins(ev.probs, ev.labels, N_BINS)}
+    if temperature != 1.0:  # what the calibration bought: ECE of the raw softmax
+        raw = torch.softmax(torch.from_numpy(ev.logits).double(), 1).numpy()
+        calibration["ece_at_temperature_1"] = expected_calibration_error(raw, ev.labels, N_BINS)
     best = max(ev.history, key=lambda r: r["val_acc"]) if ev.history else {}
     return {
         "format": REPORT_FORMAT, "format_version": 1,

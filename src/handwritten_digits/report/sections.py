@@ -97,7 +97,9 @@ def _calibration(cal: dict[str, Any], figures: dict[str, bytes]) -> str:
                                        bins["confidence"], bins["accuracy"], strict=True) if n]
     return (_fig(figures, "reliability", "reliability diagram", caption)
             + note(f"Expected calibration error {_pct(cal['ece'])} at temperature "
-                   f"{cal['temperature']:g}; non-empty bins:")
+                   f"{cal['temperature']:g}" + (f" ({_pct(cal['ece_at_temperature_1'])} before "
+                   "temperature scaling)" if "ece_at_temperature_1" in cal else "")
+                   + "; non-empty bins:")
             + table(["confidence bin", "images", "mean confidence", "accuracy"], rows,
                     [False, True, True, True]))
 
