@@ -142,7 +142,7 @@ def _background(v: np.ndarray) -> np.ndarray:
     """(h, w) float32 paper level: flat when it barely varies, else a coarse grey opening."""
     step = max(1, round(max(v.shape) / 64))
     small = np.asarray(Image.fromarray(np.ascontiguousarray(v)).reduce(step)) if step > 1 else v
-    k = max(3, round(BG_WINDOW * max(small.shape)))
+    k = max(10, round(BG_WINDOW * max(small.shape)))  # >= 10 px: thick strokes of MNIST-size tiles
     bg = ndimage.grey_opening(small, size=(k, k)).astype(np.float32)
     if float(bg.max() - bg.min()) < FLAT_BACKGROUND:
         return np.full(v.shape, float(np.median(bg)), np.float32)
