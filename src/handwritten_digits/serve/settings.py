@@ -23,7 +23,7 @@ class Settings:
     max_pixels: int = 40_000_000  # width * height of one decoded image
     max_files: int = 64  # images per request
     cors_origins: tuple[str, ...] = ()  # empty = CORS off
-    max_batch: int = 64  # images per model call when micro-batching
+    max_batch: int = 16  # images per model call; bounds the preprocessing working set too
     batch_wait_ms: float = 0.0  # extra wait to fill a batch; 0 = take what is queued
     batch_threads: int = 2  # batches preprocessed and run at once (threads) per worker
     torch_threads: int = 1  # intra-op threads per worker process
