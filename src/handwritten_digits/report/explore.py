@@ -108,8 +108,9 @@ def _page(data: dict[str, Any], figures: dict[str, bytes]) -> str:
             "The first training images in file order, each with its label.")),
         Section("balance", "Class balance", image(
             figures["balance"], "class balance per split",
-            "Share of each class in each split (the validation split is a fixed, seeded 5,000 of "
-            "the training file).") + table(["class", *splits], rows, [False] + [True] * len(splits))),
+            "Share of each class in each split; the validation split is a fixed, seeded part of the "
+            "training file (5,000 of MNIST's 60,000).")
+            + table(["class", *splits], rows, [False] + [True] * len(splits))),
         Section("means", "Mean image per class", image(
             figures["means"], "mean training image per class",
             "The pixel-wise mean of every training image of each class, each scaled to full contrast: "

@@ -175,7 +175,7 @@ def class_balance(counts: dict[str, Sequence[int]], names: Sequence[str]) -> Fig
     ax.axhline(1 / len(names), color="black", linestyle=":", linewidth=1, label="uniform")
     long = max(map(len, names)) > 2
     ax.set_xticks(x, names, rotation=30 if long else 0, ha="right" if long else "center")
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set(title="Class balance", xlabel="class", ylabel="share of split")
     fig.legend(loc="outside lower center", ncols=len(counts) + 1)
     return fig
