@@ -4,9 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STAMP_DEV := $(VENV)/.installed-dev
-RECIPE ?= seed
+RECIPE ?= fast
 
-.PHONY: run test test-fast lint data bench browser clean help
+.PHONY: run test test-fast lint data bench system-packages clean help
 
 help:
 	@echo "make run   - install, get MNIST, train the '$(RECIPE)' recipe, evaluate, report"
@@ -32,10 +32,10 @@ run: data
 	$(BIN)/digits train --recipe $(RECIPE) --seed 0 --out runs/make-run-$(RECIPE) $(if $(wildcard runs/make-run-$(RECIPE)/checkpoint.pt),--resume runs/make-run-$(RECIPE),)
 	$(BIN)/digits evaluate runs/make-run-$(RECIPE)
 
-browser:
-	@bash scripts/ensure-chromium.sh || true
+system-packages:
+	@bash scripts/ensure-system-packages.sh || true
 
-test: $(STAMP_DEV) data browser
+test: $(STAMP_DEV) data system-packages
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP_DEV)
@@ -45,7 +45,8 @@ lint: $(STAMP_DEV)
 	$(BIN)/ruff check src tests benchmarks
 
 bench: $(STAMP_DEV) data
-	$(BIN)/python benchmarks/train_speed.py
+	$(BIN)/python -m benchmarks.train_speed
+	$(BIN)/python -m benchmarks.time_to_accuracy
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
