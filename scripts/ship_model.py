@@ -41,7 +41,8 @@ def card(meta: dict, history: list[dict], size: int, extra: str) -> str:
         f"{cfg.get('lr')} with {cfg.get('schedule')} schedule, weight decay {cfg.get('weight_decay')}, "
         f"label smoothing {cfg.get('label_smoothing')}, augmentation `{cfg.get('augment')}`, "
         f"{cfg.get('precision')} autocast.",
-        f"- Reproduce: `digits train --recipe {meta.get('recipe')} --seed {meta.get('seed')}` "
+        f"- Reproduce: `digits train --recipe {meta.get('recipe')}@{cfg.get('recipe_version')} "
+        f"--seed {meta.get('seed')}` "
         f"(training time here: {history[-1]['train_time_s'] / 60:.1f} min on 2 CPU cores).",
         f"- Epoch kept: {meta['epoch']} of {len(history)}, chosen on validation accuracy; "
         "the test set was never used to choose anything.", "",

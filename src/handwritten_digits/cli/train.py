@@ -104,8 +104,9 @@ def train(recipe: str | None, resume_run: str | None, nproc: int | None, dry_run
     """Train a model; writes a run folder with metrics, weights and a checkpoint."""
     from handwritten_digits import recipes
     if list_recipes:
-        for name, (version, fields) in recipes.RECIPES.items():
-            out.print(f"{name} (v{version}): {json.dumps(fields)}")
+        for name, versions in recipes.RECIPES.items():
+            for version, fields in versions.items():
+                out.print(f"{name}@{version}: {json.dumps(fields)}")
         return
     if nproc and nproc > 1:
         _torchrun(nproc)
