@@ -21,7 +21,6 @@ from starlette.exceptions import HTTPException
 from handwritten_digits.errors import DigitsError
 from handwritten_digits.modelio import LoadedModel
 from handwritten_digits.models import get_entry
-from handwritten_digits.preprocess import to_mnist
 from handwritten_digits.recognize import Recognizer
 from handwritten_digits.serve.batching import MicroBatcher
 from handwritten_digits.serve.inputs import Upload
@@ -49,8 +48,8 @@ class DigitService:
         out = []
         for job, p in zip(jobs, predictions, strict=True):
             answer = p.to_dict() | {"file": job.upload.name}
-            if job.preview and p.error is None:
-                answer["image"] = png_data_url(to_mnist(job.upload.data))
+            if job.preview and p.model_input is not None:
+                answer["image"] = png_data_url(p.model_input)
             out.append(answer)
         return out
 
