@@ -2,8 +2,12 @@
 
     python -m benchmarks.realworld.generate            # ~4,400 images into benchmarks/data/realworld
     python -m benchmarks.realworld.generate --small    # ~440 images into benchmarks/data/realworld-small
+    python -m benchmarks.realworld.generate --small --split tune   # into benchmarks/data/realworld-tune-small
 
-Every item draws from its own rng seeded by (seed, set, condition, index), so an item does not change
+Two disjoint splits, so that nothing is tuned on what is scored: `tune` (develop and choose thresholds
+on it) uses the even-indexed MNIST and Fashion-MNIST test images and the even-positioned font files;
+`score` (the default; report only) the odd ones. Each split also seeds its rngs differently. Every item
+draws from its own rng seeded by (seed, split, set, condition, index), so an item does not change
 when counts or other sets change. Digits come only from the MNIST *test* split; the models train on
 the training split. Manifest lines: {"file", "set", "kind", "condition", "label", "text", "source",
 "params"}; `kind` says which call answers it: "digit" (predict), "number" (read), "negative" (abstain).
@@ -23,7 +27,17 @@ import numpy as np
 
 from benchmarks.realworld.negatives import NEGATIVES
 from benchmarks.realworld.render import save
-from benchmarks.realworld.sets import BAD, FONTS, GOOD, HANDWRITING_FONT_PACKAGES, NUMBERS, Builder, Sources
+from benchmarks.realworld.sets import (
+    BAD,
+    FONTS,
+    GOOD,
+    HANDWRITING_FONT_PACKAGES,
+    NUMBERS,
+    SPLITS,
+    Builder,
+    Sources,
+    split_half,
+)
 
 log = logging.getLogger("realworld.generate")
 
@@ -57,19 +71,28 @@ def font_files(packages: tuple[str, ...] = HANDWRITING_FONT_PACKAGES) -> list[st
     return files
 
 
-def load_sources(seed: int) -> Sources:
+def default_out(split: str = "score", small: bool = False) -> Path:
+    """benchmarks/data/realworld[-tune][-small]: the score split keeps the plain name."""
+    return Path(f"{DEFAULT_OUT}{'-tune' if split == 'tune' else ''}{'-small' if small else ''}")
+
+
+def load_sources(seed: int, split: str = "score") -> Sources:
     from handwritten_digits.data.datasets import load_split
     from handwritten_digits.data.idx import read_idx
     test = load_split("mnist", "test")
     fashion = read_idx(FASHION_TEST)
-    return make_sources(test.images.numpy(), test.labels.numpy(), fashion, font_files(), seed)
+    return make_sources(test.images.numpy(), test.labels.numpy(), fashion, font_files(), seed, split)
 
 
 def make_sources(digits: np.ndarray, labels: np.ndarray, fashion: np.ndarray, fonts: list[str],
-                 seed: int) -> Sources:
-    src = Sources(digits, labels, fashion, fonts)
-    for name in SETS:  # each set walks the test digits in its own order, so a set has no repeats
-        src.digit_order[name] = np.random.default_rng([seed, _key(name)]).permutation(len(labels))
+                 seed: int, split: str = "score") -> Sources:
+    """This split's half of the digits, clothing and fonts."""
+    ids = np.asarray(split_half(np.arange(len(labels)), split))
+    src = Sources(digits, labels, fashion, list(split_half(fonts, split)),
+                  fashion_ids=np.asarray(split_half(np.arange(len(fashion)), split)), split=split)
+    for name in SETS:  # each set walks the split's digits in its own order, so a set has no repeats
+        rng = np.random.default_rng([seed, _key(split), _key(name)])
+        src.digit_order[name] = ids[rng.permutation(len(ids))]
     return src
 
 
@@ -85,7 +108,7 @@ def generate(out: Path, src: Sources, counts: dict[tuple[str, str], int], seed: 
         folder.mkdir(parents=True, exist_ok=True)
         build = SETS[name][cond][1]
         for i in range(n):
-            rng = np.random.default_rng([seed, _key(f"{name}/{cond}"), i])
+            rng = np.random.default_rng([seed, _key(src.split), _key(f"{name}/{cond}"), i])
             item = build(rng, used[name] + i, src)
             rel = f"{name}/{cond}/{i:05d}.{item.fmt}"
             save(item.image, out / rel, item.fmt, item.quality)
@@ -100,7 +123,9 @@ def generate(out: Path, src: Sources, counts: dict[tuple[str, str], int], seed: 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, help=f"output folder (default {DEFAULT_OUT}[-small])")
+    parser.add_argument("--out", type=Path, help=f"output folder (default {DEFAULT_OUT}[-tune][-small])")
+    parser.add_argument("--split", choices=SPLITS, default="score",
+                        help="tune: to develop and choose thresholds on; score: to report (default)")
     parser.add_argument("--small", action="store_true", help="a quick set, ten times smaller")
     parser.add_argument("--scale", type=float, help="multiply every set's size (overrides --small)")
     parser.add_argument("--sets", nargs="+", choices=list(SETS), help="only these sets")
@@ -108,9 +133,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     scale = args.scale or (0.1 if args.small else 1.0)
-    out = args.out or (Path(f"{DEFAULT_OUT}-small") if args.small else DEFAULT_OUT)
+    out = args.out or default_out(args.split, args.small)
     t0 = time.perf_counter()
-    records = generate(out, load_sources(args.seed), plan(scale, args.sets), args.seed)
+    records = generate(out, load_sources(args.seed, args.split), plan(scale, args.sets), args.seed)
     print(f"{len(records)} images in {out} ({time.perf_counter() - t0:.0f} s); "
           f"manifest {out / 'manifest.jsonl'}")
 

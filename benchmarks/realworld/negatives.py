@@ -21,6 +21,7 @@ from benchmarks.realworld.sets import (
     clean_glyph,
     font_glyph,
     jpeg_quality,
+    split_half,
 )
 
 
@@ -39,7 +40,8 @@ def _as_photo_or_canvas(alpha: np.ndarray, rng: np.random.Generator, variant: st
 
 
 def fashion(rng: np.random.Generator, k: int, src: Sources) -> Item:
-    idx = int(rng.integers(len(src.fashion)))
+    ids = np.arange(len(src.fashion)) if src.fashion_ids is None else src.fashion_ids
+    idx = int(ids[rng.integers(len(ids))])
     tile = src.fashion[idx]
     source = {"dataset": "fashion-mnist/test", "indices": [idx]}
     if rng.random() < 0.4:  # as-is, like an MNIST tile: white object on black
@@ -55,7 +57,7 @@ def fashion(rng: np.random.Generator, k: int, src: Sources) -> Item:
 
 
 def letter(rng: np.random.Generator, k: int, src: Sources) -> Item:
-    fonts = [*src.fonts, *LETTER_EXTRA_FONTS]
+    fonts = [*src.fonts, *split_half(LETTER_EXTRA_FONTS, src.split)]
     height = int(rng.integers(50, 201))
     font, char, alpha = font_glyph(rng, k, fonts, LETTERS, height)
     for _ in range(5):  # a font missing this letter would draw a box: pick another

@@ -8,7 +8,7 @@ parameters drawn). Digits come only from the MNIST *test* split.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,8 +31,10 @@ class Sources:
     digits: np.ndarray  # (N, 28, 28) uint8 MNIST test images, white on black
     labels: np.ndarray  # (N,) int
     fashion: np.ndarray  # (M, 28, 28) uint8 Fashion-MNIST test images
-    fonts: list[str]  # handwriting font files from the allowed packages
+    fonts: list[str]  # handwriting font files from the allowed packages (this split's half)
     digit_order: dict[str, np.ndarray] = field(default_factory=dict)  # set -> permutation of indices
+    fashion_ids: np.ndarray | None = None  # Fashion-MNIST indices this split may use (None: all)
+    split: str = "score"  # "tune" (develop on) or "score" (report only): disjoint digits, fonts, seeds
 
     @functools.cached_property
     def digit_fonts(self) -> list[str]:
@@ -45,6 +47,14 @@ class Item:
     fmt: str  # png | jpg | tif
     record: dict
     quality: int = 90
+
+
+SPLITS = ("score", "tune")
+
+
+def split_half(items: Sequence, split: str) -> Sequence:
+    """This split's half: the tune split takes even positions, the score split odd ones."""
+    return items[SPLITS.index(split) ^ 1::2]
 
 
 Builder = Callable[[np.random.Generator, int, Sources], Item]
