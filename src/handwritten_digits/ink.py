@@ -19,7 +19,11 @@ log = logging.getLogger(__name__)
 WORK_SIDE = 256  # px: long side of the working copy used to locate the ink
 MIN_CONTRAST = 24  # gray levels: less than this between paper and ink is a blank image
 FLAT_BACKGROUND = 10  # gray levels: a background estimate varying less than this is taken as flat
-BG_WINDOW = 0.3  # of the long side: opening window estimating uneven background (> any stroke)
+AMBIGUOUS = 0.25  # of the gray range: a median this far from both ends does not tell the paper
+BG_SIDE = 48  # px: long side of the grid on which the median estimates the paper
+BG_WINDOW = 0.15  # of the long side: median window (7 px of 48); ink is a minority in it
+STROKE_WINDOW = 0.15  # of the long side: closing window, wider than the strokes of a large digit
+MIN_STROKE_WINDOW = 10  # px: ... and than the thick strokes of an MNIST-size tile
 NOISE_SIGMAS = 5.0  # the threshold is at least this many robust sigmas above the background
 SPECK_FRAC = 0.02  # components smaller than this fraction of the largest are specks
 MIN_SPECK = 3  # px (working scale): smaller components are always specks
@@ -55,7 +59,7 @@ class Ink:
     step: int = 1  # `gray` pixels per working pixel
     contrast: float = 0.0  # gray levels between paper and ink
     invert: bool = False  # dark ink on light paper
-    bg: np.ndarray | None = None  # (h, w) float32 background at working scale, ink-bright units
+    bg: np.ndarray | None = None  # (h, w) float32 paper level at working scale, gray units
     floor: float = 0.0  # gray levels above background still counted as paper
     level: float = 255.0  # gray levels above background that count as full ink
     page: np.ndarray | None = None  # (h, w) bool: all significant ink, lines removed
@@ -73,13 +77,11 @@ class Ink:
         ys, xs = sl
         y0, y1 = ys.start * s, min(ys.stop * s, self.gray.shape[0])
         x0, x1 = xs.start * s, min(xs.stop * s, self.gray.shape[1])
-        v = self.gray[y0:y1, x0:x1].astype(np.float32)
-        if self.invert:
-            v = 255.0 - v
         size = (x1 - x0, y1 - y0)
         bg = _resize(self.bg[sl], size, Image.Resampling.BILINEAR)
+        v = _foreground(self.gray[y0:y1, x0:x1], bg, self.invert)
         soft = _resize(near.astype(np.float32), size, Image.Resampling.NEAREST)
-        fg = np.clip((v - bg - self.floor) / max(self.level - self.floor, 1.0), 0.0, 1.0) * soft
+        fg = np.clip((v - self.floor) / max(self.level - self.floor, 1.0), 0.0, 1.0) * soft
         tight = _bbox(fg > 0)
         return None if tight is None else fg[tight]
 
@@ -116,14 +118,16 @@ def find_ink(gray: np.ndarray, factor: float = 1.0) -> Ink:
     ink = Ink(gray, factor, step, contrast=float(hi - lo))
     if ink.contrast < MIN_CONTRAST:
         return ink
-    ink.invert = bool(med - lo > hi - med)  # the paper is the majority: nearer the median
-    v = 255 - work if ink.invert else work
-    ink.bg = _background(v)
-    fg = np.clip(v - ink.bg, 0, 255)
+    ink.invert, ink.bg = _polarity(work, lo, med, hi)
+    fg = _foreground(work, ink.bg, ink.invert)
     hist = np.bincount(fg.astype(np.uint8).ravel(), minlength=256)
-    ink.floor = _percentiles(hist, (0.25,))[0] + NOISE_SIGMAS * _noise_sigma(work)
+    noise = NOISE_SIGMAS * _noise_sigma(work)  # gray levels
+    ink.floor = _percentiles(hist, (0.25,))[0] + noise
     thr = max(_otsu(hist), ink.floor + MIN_CONTRAST / 2)
     mask = fg > thr
+    if ink.invert:  # division amplifies the noise of shadowed paper: the floor rises with it there
+        paper = float(np.median(ink.bg))
+        mask &= fg > ink.floor + noise * (np.maximum(paper / np.maximum(ink.bg, 1.0), 1.0) - 1.0) * 2.0
     if not mask.any():
         return ink
     ink.level = float(np.percentile(fg[mask], 95))
@@ -138,15 +142,48 @@ def find_ink(gray: np.ndarray, factor: float = 1.0) -> Ink:
     return ink
 
 
-def _background(v: np.ndarray) -> np.ndarray:
-    """(h, w) float32 paper level: flat when it barely varies, else a coarse grey opening."""
-    step = max(1, round(max(v.shape) / 64))
-    small = np.asarray(Image.fromarray(np.ascontiguousarray(v)).reduce(step)) if step > 1 else v
-    k = max(10, round(BG_WINDOW * max(small.shape)))  # >= 10 px: thick strokes of MNIST-size tiles
-    bg = ndimage.grey_opening(small, size=(k, k)).astype(np.float32)
-    if float(bg.max() - bg.min()) < FLAT_BACKGROUND:
-        return np.full(v.shape, float(np.median(bg)), np.float32)
-    return _resize(bg, (v.shape[1], v.shape[0]), Image.Resampling.BILINEAR)
+def _polarity(work: np.ndarray, lo: float, med: float, hi: float) -> tuple[bool, np.ndarray]:
+    """(dark ink on light paper?, paper level). The paper is the majority, nearer the median; when the
+    median sits mid-way (a shadow over half the page) the ink is what stands out of its background."""
+    invert = med - lo > hi - med
+    if min(med - lo, hi - med) > AMBIGUOUS * (hi - lo):
+        dark, light = _background(work, True), _background(work, False)
+        out_dark = np.percentile(dark - work, 99.9)  # a thin digit may be 0.2% of the page
+        out_light = np.percentile(work - light, 99.9)
+        return bool(out_dark > out_light), dark if out_dark > out_light else light
+    return bool(invert), _background(work, bool(invert))
+
+
+def _background(work: np.ndarray, invert: bool) -> np.ndarray:
+    """(h, w) float32 paper level in gray units, flat when it barely varies.
+
+    The lower (dark ink) or upper envelope of two estimates: a median over a coarse grid, which
+    follows vignetting up to the borders and ignores paper texture but blurs a shadow's edge, and a
+    grey closing (opening) by a window wider than any stroke at working scale, which keeps that edge
+    sharp but rides on the texture's peaks.
+    """
+    step = max(1, round(max(work.shape) / BG_SIDE))
+    small = np.asarray(Image.fromarray(np.ascontiguousarray(work)).reduce(step)) if step > 1 else work
+    k = max(round(BG_WINDOW * max(small.shape)), 2 * MIN_STROKE_WINDOW // step) | 1
+    coarse = ndimage.median_filter(small, size=k, mode="nearest")
+    coarse = _resize(coarse, (work.shape[1], work.shape[0]), Image.Resampling.BILINEAR)
+    morph = ndimage.grey_closing if invert else ndimage.grey_opening
+    fine = morph(work, size=max(MIN_STROKE_WINDOW, round(STROKE_WINDOW * max(work.shape))), mode="nearest")
+    bg = np.minimum(coarse, fine) if invert else np.maximum(coarse, fine)
+    lo, hi = np.percentile(bg, (1, 99))
+    if float(hi - lo) < FLAT_BACKGROUND:
+        return np.full(work.shape, float(np.median(bg)), np.float32)
+    return bg.astype(np.float32)
+
+
+def _foreground(gray: np.ndarray, bg: np.ndarray, invert: bool) -> np.ndarray:
+    """(h, w) float32 ink strength in gray levels (0 = paper). Dark ink is measured against the paper
+    by division -- reflectance times light, so a shadow dims ink and paper alike -- light ink on a
+    dark ground by subtraction."""
+    g = gray.astype(np.float32)
+    if invert:
+        return np.clip(255.0 * (1.0 - g / np.maximum(bg, 1.0)), 0.0, 255.0)
+    return np.clip(g - bg, 0.0, 255.0)
 
 
 def _noise_sigma(work: np.ndarray) -> float:
