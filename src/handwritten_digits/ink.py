@@ -16,7 +16,9 @@ from scipy import ndimage
 
 log = logging.getLogger(__name__)
 
-WORK_SIDE = 256  # px: long side of the working copy used to locate the ink
+WORK_SIDE = 256  # px: long side of the working copy used to locate the ink ...
+WORK_SIDE_LARGE = 512  # ... of inputs this large (input px), where a digit may be 1.5% of the side
+LARGE_INPUT = 1400
 MIN_CONTRAST = 24  # gray levels: less than this between paper and ink is a blank image
 FLAT_BACKGROUND = 10  # gray levels: a background estimate varying less than this is taken as flat
 AMBIGUOUS = 0.25  # of the gray range: a median this far from both ends does not tell the paper
@@ -112,7 +114,8 @@ class Ink:
 
 def find_ink(gray: np.ndarray, factor: float = 1.0) -> Ink:
     """Locate the ink in (H, W) uint8 `gray`; `ink.mask` is None when the image is blank."""
-    step = max(1, -(-max(gray.shape) // WORK_SIDE))
+    side = WORK_SIDE_LARGE if max(gray.shape) * factor >= LARGE_INPUT else WORK_SIDE
+    step = max(1, -(-max(gray.shape) // side))
     work = np.asarray(Image.fromarray(gray).reduce(step)) if step > 1 else gray
     lo, med, hi = _percentiles(np.bincount(work.ravel(), minlength=256), (0.0005, 0.5, 0.9995))
     ink = Ink(gray, factor, step, contrast=float(hi - lo))
