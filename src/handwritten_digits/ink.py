@@ -50,6 +50,8 @@ class Shape:
     spans: bool = False  # touches two opposite borders of the image
     page_components: int = 0  # significant components in the whole image
     extent: float = 0.0  # of the image side: the larger of height and width fraction
+    solid: float = 0.0  # of the contrast: how far the background under the ink departs from the
+    # paper around it -- a digit's inside is paper, a photographed object's is not
 
 
 @dataclass
@@ -100,7 +102,22 @@ class Ink:
         touches = (sl[0].start == 0 and sl[0].stop == H) or (sl[1].start == 0 and sl[1].stop == W)
         return Shape(area / mask.size, area / (h * w), w / h, ndimage.label(mask, EIGHT)[1],
                      float(np.sqrt(max(ev[0], 0) / max(ev[1], 1e-9))), touches, len(self.boxes),
-                     max(h / H, w / W))
+                     max(h / H, w / W), self._solid(sl))
+
+    def _solid(self, sl: tuple[slice, slice], pad: int = 3) -> float:
+        """Background under the box vs the paper in a ring around it, as a fraction of the contrast."""
+        if self.bg is None or self.contrast <= 0:
+            return 0.0
+        ys, xs = sl
+        ring = np.zeros(self.bg.shape, bool)
+        ring[max(ys.start - pad, 0):ys.stop + pad, max(xs.start - pad, 0):xs.stop + pad] = True
+        ring[sl] = False
+        if not ring.any():
+            return 0.0
+        inside = float(np.median(self.bg[sl]))
+        if self.invert:  # dark ink: an object darker than the darkest tenth of the paper around it
+            return max(0.0, float(np.percentile(self.bg[ring], 10)) - inside) / self.contrast
+        return max(0.0, inside - float(np.percentile(self.bg[ring], 90))) / self.contrast
 
     def box(self, mask: np.ndarray) -> list[int]:
         """[x, y, w, h] of `mask` in the input image's pixels."""

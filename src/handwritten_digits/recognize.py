@@ -33,10 +33,13 @@ MAX_PAGE_COMPONENTS = 12  # significant components: more is noise or text
 MAX_PIECES = 4  # components in one digit: more is scribble or noise
 MIN_EXTENT = 0.012  # of the image side: smaller ink is a speck, not a digit (a small digit in a
 # 2000-px photo is 1.5%)
-DOT = (0.6, 0.5, 2.0)  # fill of its box above, aspect between: a solid dot or blob
+DOT = (0.6, 0.5, 2.0, 0.25)  # fill of its box above, aspect between, extent below: a solid dot (a
+# bold MNIST digit fills 0.6-0.67 of its box but spans 70% of its tile)
 LINE_THINNESS = 0.06  # minor/major spread below this, spanning the image: a line across it
 MAX_ASPECT = 2.0  # a single digit is never this much wider than tall
 SIDE_BY_SIDE = 0.6  # of the tallest: glyphs this tall side by side are several digits
+MAX_SOLID = 0.3  # of the contrast: background under the ink this far from the paper around it is a
+# photographed object (clothing, a picture), not a written digit (tune split: good singles <= 0.02)
 REASONS = (None, "blank", "not_a_digit", "multiple_digits", "unreadable", "error")
 
 
@@ -102,7 +105,9 @@ def shape_reason(shape: Shape, alone: bool = True) -> str | None:
         return "not_a_digit"
     if shape.pieces > MAX_PIECES or alone and shape.aspect > MAX_ASPECT:
         return "not_a_digit"
-    if shape.fill > DOT[0] and DOT[1] <= shape.aspect <= DOT[2]:
+    if shape.fill > DOT[0] and DOT[1] <= shape.aspect <= DOT[2] and shape.extent < DOT[3]:
+        return "not_a_digit"
+    if shape.solid > MAX_SOLID:
         return "not_a_digit"
     if shape.thinness < LINE_THINNESS and shape.spans:
         return "not_a_digit"
