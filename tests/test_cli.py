@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from handwritten_digits import modelio
 from handwritten_digits.cli import main
 from handwritten_digits.data.idx import encode_idx
 
@@ -28,10 +29,10 @@ def run_cli(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
 
 
 def test_train_evaluate_predict_end_to_end(capsys: pytest.CaptureFixture, tiny_dataset: Path,
-                                           tmp_path: Path) -> None:
+                                           tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run = tmp_path / "run"
     code, out, _ = run_cli(capsys, "train", "--model", "seed-mlp", "--dataset", str(tiny_dataset),
-                           "--epochs", "2", "--batch-size", "64", "--out", str(run), "--no-report")
+                           "--epochs", "3", "--batch-size", "32", "--out", str(run), "--no-report")
     assert code == 0 and "run folder" in out
     code, out, _ = run_cli(capsys, "evaluate", str(run), "--json")
     result = json.loads(out)
@@ -42,11 +43,13 @@ def test_train_evaluate_predict_end_to_end(capsys: pytest.CaptureFixture, tiny_d
     for i in range(3):
         files.append(tmp_path / f"{i}.png")
         Image.fromarray(x[i]).save(files[-1])
-    code, out, _ = run_cli(capsys, "predict", "--model", str(run), "--json", *map(str, files))
+    code, out, err = run_cli(capsys, "predict", "--model", str(run), "--json", *map(str, files))
     lines = [json.loads(line) for line in out.splitlines()]
-    assert code == 0 and [r["digit"] for r in lines] == [int(v) for v in y]
+    assert code == 0, err
+    assert [r["digit"] for r in lines] == [int(v) for v in y]
     assert all(len(r["probabilities"]) == 10 and r["file"] for r in lines)
-    # With no model argument, the most recent finished run is the default.
+    # Without a shipped default model, the most recent finished run is the default.
+    monkeypatch.setattr(modelio, "PACKAGE_DEFAULT", tmp_path / "none.safetensors")
     code, out, _ = run_cli(capsys, "evaluate", "--json")
     assert code == 0 and json.loads(out)["models"][0].startswith(str(run))
 
@@ -89,9 +92,9 @@ def test_bad_input_one_line_exit_2(capsys: pytest.CaptureFixture, args: list[str
 
 
 @pytest.mark.parametrize(("name", "data", "message"), [
-    ("train-images-idx3-ubyte", encode_idx(synthetic_digits(600)[0])[:-100], "truncated"),
+    ("train-images-idx3-ubyte", encode_idx(synthetic_digits(1200)[0])[:-100], "truncated"),
     ("train-labels-idx1-ubyte", b"\x00\x00\x09\x09" + b"\x00" * 20, "IDX magic 2313, expected 2049"),
-    ("train-labels-idx1-ubyte", encode_idx(np.zeros(5, np.uint8)), "600 train images but 5 labels"),
+    ("train-labels-idx1-ubyte", encode_idx(np.zeros(5, np.uint8)), "1200 train images but 5 labels"),
 ])
 def test_corrupt_dataset_one_line_exit_2(capsys: pytest.CaptureFixture, tmp_path: Path,
                                          tiny_dataset: Path, name: str, data: bytes, message: str) -> None:
