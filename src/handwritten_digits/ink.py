@@ -29,7 +29,7 @@ MIN_STROKE_WINDOW = 10  # px: ... and than the thick strokes of an MNIST-size ti
 NOISE_SIGMAS = 5.0  # the threshold is at least this many robust sigmas above the background
 SPECK_FRAC = 0.02  # components smaller than this fraction of the largest are specks
 MIN_SPECK = 3  # px (working scale): smaller components are always specks
-LINE_FRAC = 0.25  # of the image side: straight runs at least this long are line candidates
+LINE_FRAC = 0.08  # of the image side: straight runs at least this long are line candidates
 LINE_OVERHANG = 0.1  # of the other ink's extent: a line sticks out this far on both sides of it
 LINE_ASPECT = 8  # a line is at least this many times longer than thick
 LINE_SPAN = 0.9  # of the image side: a line this long is ruling; shorter ones must make a box
@@ -238,7 +238,11 @@ def _remove_lines(mask: np.ndarray) -> tuple[np.ndarray, int]:
             thin = piece.sum() * LINE_ASPECT <= (b - a) * (b - a)
             outside = a <= lo - reach and b >= hi + reach  # sticks out on both sides of the digit
             spans = b - a >= LINE_SPAN * mask.shape[along]  # ruled or grid paper
-            if thin and outside and (spans or _corners(sl, other, along)):
+            boxed = _corners(sl, other, along)
+            # a side of a form box beside the digit (the comb's other cells) need not stick out
+            across = sl[1 - along]
+            beside = across.stop <= rs[1 - along].start + 1 or across.start >= rs[1 - along].stop - 1
+            if thin and (outside or boxed and beside) and (spans or boxed):
                 removed[sl] |= piece
                 count += 1
     if not count:
@@ -270,6 +274,8 @@ def _corners(sl: tuple[slice, slice], other: np.ndarray, along: int, tol: int = 
     ends = ((xs.start, xs.start), (xs.stop - 1, xs.stop - 1)) if along == 1 else \
         ((ys.start, ys.start), (ys.stop - 1, ys.stop - 1))
     for end, _ in ends:
+        if end <= tol or end >= other.shape[along] - 1 - tol:  # the box goes on beyond the frame
+            continue
         if along == 1:
             win = other[max(ys.start - tol, 0):ys.stop + tol, max(end - tol, 0):end + tol + 1]
         else:
