@@ -22,7 +22,7 @@ def prepare(images: torch.Tensor, mean: float, std: float) -> torch.Tensor:
 
 @torch.inference_mode()
 def infer(model: nn.Module, images: torch.Tensor, mean: float = 0.0, std: float = 1.0,
-          batch_size: int = 1000, device: str | torch.device = "cpu",
+          batch_size: int = 256, device: str | torch.device = "cpu",
           tta: bool = False) -> torch.Tensor:
     """Logits (N, C) float32 for uint8 images (N, 28, 28); `tta` averages shifted copies."""
     model.eval()

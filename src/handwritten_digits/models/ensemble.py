@@ -58,4 +58,5 @@ def load_ensemble(weights: Path, meta: dict[str, Any], device: str | torch.devic
         model.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
         members.append(model)
         norms.append((float(member["input"]["mean"]), float(member["input"]["std"])))
-    return LoadedModel(Ensemble(members, norms).to(device).eval(), meta, weights)
+    model = Ensemble(members, norms).to(device).to(memory_format=torch.channels_last).eval()
+    return LoadedModel(model, meta, weights)

@@ -7,6 +7,7 @@ progress can be shown) and returns everything the figures and the page need. The
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -17,8 +18,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 
 from handwritten_digits.errors import DigitsError
+from handwritten_digits.fileio import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -84,19 +87,52 @@ def evaluate_run(run: Path, progress: ProgressFn | None = None) -> RunEvaluation
     dataset = config.get("dataset") or loaded.meta.get("dataset", "mnist")
     test = load_split(dataset, "test")
     start = time.perf_counter()
-    n = len(test)
-    chunks = []
-    for i in range(0, n, EVAL_CHUNK):
-        chunks.append(infer(loaded.model, test.images[i:i + EVAL_CHUNK], loaded.mean, loaded.std))
-        if progress:
-            progress("evaluating", min(n, i + EVAL_CHUNK), n)
-    logits = torch.cat(chunks) if chunks else torch.empty(0, len(loaded.class_names))
+    logits = _cached_logits(run, len(test))
+    if logits is None:
+        n = len(test)
+        chunks = []
+        for i in range(0, n, EVAL_CHUNK):
+            chunks.append(infer(loaded.model, test.images[i:i + EVAL_CHUNK], loaded.mean, loaded.std))
+            if progress:
+                progress("evaluating", min(n, i + EVAL_CHUNK), n)
+        logits = torch.cat(chunks) if chunks else torch.empty(0, len(loaded.class_names))
+        _store_logits(run, logits)
     seconds = time.perf_counter() - start
     log.info("evaluated %d test images in %.2fs", n, seconds)
     probs = torch.softmax(logits.double() / loaded.temperature, 1).numpy()
     result = metrics(logits, test.labels, loaded.class_names)
     return RunEvaluation(run, config, history, loaded.meta, test.images, test.labels.numpy(),
                          logits.numpy(), probs, result, seconds)
+
+
+LOGITS_CACHE = "test_logits.safetensors"
+
+
+def _weights_digest(run: Path) -> str:
+    return hashlib.sha256((run / "model.safetensors").read_bytes()).hexdigest()
+
+
+def _cached_logits(run: Path, n: int) -> torch.Tensor | None:
+    """The run's test logits from an earlier report, if they belong to these exact weights."""
+    from safetensors import safe_open
+    path = run / LOGITS_CACHE
+    if not path.is_file():
+        return None
+    try:
+        with safe_open(str(path), "pt") as f:
+            if (f.metadata() or {}).get("weights_sha256") != _weights_digest(run):
+                return None
+            logits = f.get_tensor("logits")
+    except (OSError, SafetensorError):
+        return None
+    return logits if len(logits) == n else None
+
+
+def _store_logits(run: Path, logits: torch.Tensor) -> None:
+    from safetensors.torch import save_file
+    with atomic_path(run / LOGITS_CACHE) as tmp:
+        save_file({"logits": logits.contiguous()}, str(tmp),
+                  metadata={"weights_sha256": _weights_digest(run)})
 
 
 def confused_pairs(confusion: list[list[int]], names: list[str], k: int = 10) -> list[dict]:
