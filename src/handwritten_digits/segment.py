@@ -17,7 +17,7 @@ from scipy import ndimage
 MAX_DIGITS = 20
 MERGE_OVERLAP = 0.4  # of the narrower piece: x-overlap that makes two pieces one digit
 MIN_HEIGHT = 0.3  # of the tallest glyph: shorter glyphs (dots, dashes, specks) are not digits
-SPLIT_ASPECT = 0.85  # width / height above which a glyph may be two or more touching digits
+SPLIT_ASPECT = 1.25  # width / height above which a glyph may be two or more touching digits
 CUTS_TRIED = 5  # thinnest columns tried as cut points per glyph
 SPLIT_GAIN = 1.0  # a split must raise the parts' geometric-mean confidence above the whole's by this
 
