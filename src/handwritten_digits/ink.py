@@ -168,8 +168,8 @@ def _polarity(work: np.ndarray, lo: float, med: float, hi: float) -> tuple[bool,
     invert = med - lo > hi - med
     if min(med - lo, hi - med) > AMBIGUOUS * (hi - lo):
         dark, light = _background(work, True), _background(work, False)
-        out_dark = np.percentile(dark - work, 99.9)  # a thin digit may be 0.2% of the page
-        out_light = np.percentile(work - light, 99.9)
+        out_dark = np.percentile(dark - work, 99.98)  # a small digit may be 0.05% of the page
+        out_light = np.percentile(work - light, 99.98)
         return bool(out_dark > out_light), dark if out_dark > out_light else light
     return bool(invert), _background(work, bool(invert))
 
