@@ -31,6 +31,7 @@ SPECK_FRAC = 0.02  # components smaller than this fraction of the largest are sp
 MIN_SPECK = 3  # px (working scale): smaller components are always specks
 LINE_FRAC = 0.08  # of the image side: straight runs at least this long are line candidates
 LINE_OVERHANG = 0.1  # of the other ink's extent: a line sticks out this far on both sides of it
+MIN_LINED_SIDE = 64  # px: smaller images are tiles, never photographed ruled paper or forms
 LINE_ASPECT = 8  # a line is at least this many times longer than thick
 LINE_SPAN = 0.9  # of the image side: a line this long is ruling; shorter ones must make a box
 PIECE_REACH = 0.3  # of the main component's size: pieces this close belong to the same digit
@@ -154,7 +155,8 @@ def find_ink(gray: np.ndarray, factor: float = 1.0) -> Ink:
     if ink.level - ink.floor < MIN_CONTRAST:
         return ink
     mask = _drop_specks(mask)
-    mask, ink.lines = _remove_lines(mask)
+    if max(mask.shape) >= MIN_LINED_SIDE:
+        mask, ink.lines = _remove_lines(mask)
     if ink.lines:
         mask = _drop_specks(mask)
     ink.page = mask
@@ -238,11 +240,11 @@ def _remove_lines(mask: np.ndarray) -> tuple[np.ndarray, int]:
             thin = piece.sum() * LINE_ASPECT <= (b - a) * (b - a)
             outside = a <= lo - reach and b >= hi + reach  # sticks out on both sides of the digit
             spans = b - a >= LINE_SPAN * mask.shape[along]  # ruled or grid paper
-            boxed = _corners(sl, other, along)
             # a side of a form box beside the digit (the comb's other cells) need not stick out
             across = sl[1 - along]
             beside = across.stop <= rs[1 - along].start + 1 or across.start >= rs[1 - along].stop - 1
-            if thin and (outside or boxed and beside) and (spans or boxed):
+            ruled = outside and (spans or _corners(sl, other, along, open_ends=True))
+            if thin and (ruled or beside and _corners(sl, other, along)):
                 removed[sl] |= piece
                 count += 1
     if not count:
@@ -268,13 +270,16 @@ def _long_runs(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
     return (sizes >= length)[labels]
 
 
-def _corners(sl: tuple[slice, slice], other: np.ndarray, along: int, tol: int = 3) -> bool:
-    """Whether a perpendicular line meets this one at both ends, as the sides of a box do."""
+def _corners(sl: tuple[slice, slice], other: np.ndarray, along: int, tol: int = 3,
+             open_ends: bool = False) -> bool:
+    """Whether a perpendicular line meets this one at both ends, as the sides of a box do; with
+    `open_ends`, one end at the image border counts too (the box goes on beyond the frame)."""
     ys, xs = sl
     ends = ((xs.start, xs.start), (xs.stop - 1, xs.stop - 1)) if along == 1 else \
         ((ys.start, ys.start), (ys.stop - 1, ys.stop - 1))
     for end, _ in ends:
-        if end <= tol or end >= other.shape[along] - 1 - tol:  # the box goes on beyond the frame
+        if open_ends and (end <= tol or end >= other.shape[along] - 1 - tol):
+            open_ends = False  # one end may leave the frame, not both (that is `spans`' case)
             continue
         if along == 1:
             win = other[max(ys.start - tol, 0):ys.stop + tol, max(end - tol, 0):end + tol + 1]
