@@ -156,7 +156,7 @@ def find_ink(gray: np.ndarray, factor: float = 1.0) -> Ink:
         return ink
     mask = _drop_specks(mask)
     if max(mask.shape) >= MIN_LINED_SIDE:
-        mask, ink.lines = _remove_lines(mask, fg > (ink.floor + thr) / 2)
+        mask, ink.lines = _remove_lines(mask)
     if ink.lines:
         mask = _drop_specks(mask)
     ink.page = mask
@@ -215,15 +215,13 @@ def _noise_sigma(work: np.ndarray) -> float:
     return mad / (0.6745 * np.sqrt(2.0))
 
 
-def _remove_lines(mask: np.ndarray, weak: np.ndarray) -> tuple[np.ndarray, int]:
-    """Delete long thin horizontal/vertical runs (ruled paper, grids, form boxes), keep the digit.
-    Runs are traced in `weak` (a lower threshold), where a faint printed line is not broken up."""
+def _remove_lines(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """Delete long thin horizontal/vertical runs (ruled paper, grids, form boxes), keep the digit."""
     h, w = mask.shape
     lh, lv = max(12, round(LINE_FRAC * w)), max(12, round(LINE_FRAC * h))
     # thicken across the line first so a slightly tilted line still holds a straight run
-    weak = weak | mask
-    horiz = _long_runs(ndimage.maximum_filter1d(weak, 3, axis=0), lh, axis=1) & mask
-    vert = _long_runs(ndimage.maximum_filter1d(weak, 3, axis=1), lv, axis=0) & mask
+    horiz = _long_runs(ndimage.maximum_filter1d(mask, 3, axis=0), lh, axis=1) & mask
+    vert = _long_runs(ndimage.maximum_filter1d(mask, 3, axis=1), lv, axis=0) & mask
     if not horiz.any() and not vert.any():
         return mask, 0
     rest = _drop_specks(mask & ~horiz & ~vert, frac=0.2)
