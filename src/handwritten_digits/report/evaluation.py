@@ -87,9 +87,9 @@ def evaluate_run(run: Path, progress: ProgressFn | None = None) -> RunEvaluation
     dataset = config.get("dataset") or loaded.meta.get("dataset", "mnist")
     test = load_split(dataset, "test")
     start = time.perf_counter()
-    logits = _cached_logits(run, len(test))
+    n = len(test)
+    logits = _cached_logits(run, n)
     if logits is None:
-        n = len(test)
         chunks = []
         for i in range(0, n, EVAL_CHUNK):
             chunks.append(infer(loaded.model, test.images[i:i + EVAL_CHUNK], loaded.mean, loaded.std))
@@ -97,6 +97,8 @@ def evaluate_run(run: Path, progress: ProgressFn | None = None) -> RunEvaluation
                 progress("evaluating", min(n, i + EVAL_CHUNK), n)
         logits = torch.cat(chunks) if chunks else torch.empty(0, len(loaded.class_names))
         _store_logits(run, logits)
+    elif progress:
+        progress("evaluating", n, n)
     seconds = time.perf_counter() - start
     log.info("evaluated %d test images in %.2fs", n, seconds)
     probs = torch.softmax(logits.double() / loaded.temperature, 1).numpy()
