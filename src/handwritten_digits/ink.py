@@ -188,14 +188,12 @@ def _background(work: np.ndarray, invert: bool) -> np.ndarray:
     small = np.asarray(Image.fromarray(np.ascontiguousarray(work)).reduce(step)) if step > 1 else work
     k = max(round(BG_WINDOW * max(small.shape)), 2 * MIN_STROKE_WINDOW // step) | 1
     coarse = ndimage.median_filter(small, size=k, mode="nearest")
+    if int(coarse.max()) - int(coarse.min()) < FLAT_BACKGROUND:  # a canvas or a scan: no shadow either
+        return np.full(work.shape, float(np.median(coarse)), np.float32)
     coarse = _resize(coarse, (work.shape[1], work.shape[0]), Image.Resampling.BILINEAR)
     morph = ndimage.grey_closing if invert else ndimage.grey_opening
     fine = morph(work, size=max(MIN_STROKE_WINDOW, round(STROKE_WINDOW * max(work.shape))), mode="nearest")
-    bg = np.minimum(coarse, fine) if invert else np.maximum(coarse, fine)
-    lo, hi = np.percentile(bg, (1, 99))
-    if float(hi - lo) < FLAT_BACKGROUND:
-        return np.full(work.shape, float(np.median(bg)), np.float32)
-    return bg.astype(np.float32)
+    return (np.minimum(coarse, fine) if invert else np.maximum(coarse, fine)).astype(np.float32)
 
 
 def _foreground(gray: np.ndarray, bg: np.ndarray, invert: bool) -> np.ndarray:
