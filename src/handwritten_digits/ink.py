@@ -135,7 +135,8 @@ def find_ink(gray: np.ndarray, factor: float = 1.0) -> Ink:
     side = WORK_SIDE_LARGE if max(gray.shape) * factor >= LARGE_INPUT else WORK_SIDE
     step = max(1, -(-max(gray.shape) // side))
     work = np.asarray(Image.fromarray(gray).reduce(step)) if step > 1 else gray
-    lo, med, hi = _percentiles(np.bincount(work.ravel(), minlength=256), (0.0005, 0.5, 0.9995))
+    # 0.01% tails: a small digit in a large photo is 0.02% of the working copy
+    lo, med, hi = _percentiles(np.bincount(work.ravel(), minlength=256), (0.0001, 0.5, 0.9999))
     ink = Ink(gray, factor, step, contrast=float(hi - lo))
     if ink.contrast < MIN_CONTRAST:
         return ink
@@ -184,6 +185,9 @@ def _background(work: np.ndarray, invert: bool) -> np.ndarray:
     grey closing (opening) by a window wider than any stroke at working scale, which keeps that edge
     sharp but rides on the texture's peaks.
     """
+    flat = _flat_paper(work, invert)
+    if flat is not None:  # a canvas or a clean scan: thick strokes must not leak into a local estimate
+        return np.full(work.shape, flat, np.float32)
     step = max(1, round(max(work.shape) / BG_SIDE))
     small = np.asarray(Image.fromarray(np.ascontiguousarray(work)).reduce(step)) if step > 1 else work
     k = max(round(BG_WINDOW * max(small.shape)), 2 * MIN_STROKE_WINDOW // step) | 1
@@ -194,6 +198,24 @@ def _background(work: np.ndarray, invert: bool) -> np.ndarray:
     morph = ndimage.grey_closing if invert else ndimage.grey_opening
     fine = morph(work, size=max(MIN_STROKE_WINDOW, round(STROKE_WINDOW * max(work.shape))), mode="nearest")
     return (np.minimum(coarse, fine) if invert else np.maximum(coarse, fine)).astype(np.float32)
+
+
+def _flat_paper(work: np.ndarray, invert: bool) -> float | None:
+    """The paper level when the paper side of a global Otsu split is flat, else None.
+
+    Judged on the paper's own pixels, so a drawing whose strokes fill most of a median window (thick
+    pen on a 280-px canvas) is still seen as ink on flat paper."""
+    hist = np.bincount(work.ravel(), minlength=256)
+    t = _otsu(hist)
+    paper = hist.copy()
+    if invert:
+        paper[: int(t) + 1] = 0
+    else:
+        paper[int(t) + 1:] = 0
+    if paper.sum() < 0.3 * hist.sum():
+        return None
+    lo, mid, hi = _percentiles(paper, (0.05, 0.5, 0.95))
+    return float(mid) if hi - lo < FLAT_BACKGROUND else None
 
 
 def _foreground(gray: np.ndarray, bg: np.ndarray, invert: bool) -> np.ndarray:
