@@ -152,6 +152,23 @@ def test_polarity_dark_on_light_equals_light_on_dark() -> None:
     assert np.abs(a.astype(int) - b).mean() < 2
 
 
+def test_cast_shadow_across_the_digit_is_not_ink() -> None:
+    img = np.asarray(draw_seven(size=(640, 480), box=(250, 150, 350, 330), width=8), np.float32)
+    light = np.where(np.arange(640)[None, :] < 300, 1.0, 0.35)  # a hard shadow edge through the 7
+    shaded = Image.fromarray(np.clip(img * light, 0, 255).astype(np.uint8))
+    ink = find_ink(np.asarray(shaded))
+    assert ink.invert and ink.mask is not None
+    assert ink.box(ink.mask) == pytest.approx([246, 146, 108, 188], abs=8)  # the 7, not the shadow
+
+
+def test_small_digit_in_a_large_photo_is_found() -> None:
+    img = draw_seven(size=(2000, 1500), box=(1200, 700, 1230, 745), width=6)
+    ink = prepare(img).ink
+    assert ink.mask is not None
+    x, y, w, h = ink.box(ink.mask)
+    assert abs(x - 1200) < 8 and abs(y - 700) < 8 and 40 < h < 56
+
+
 def test_off_centre_digit_is_centred_in_20_box() -> None:
     img = draw_seven(size=(640, 480), box=(500, 330, 600, 460), width=12)
     out = to_mnist(img)

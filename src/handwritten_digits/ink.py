@@ -20,7 +20,9 @@ WORK_SIDE = 256  # px: long side of the working copy used to locate the ink ...
 WORK_SIDE_LARGE = 512  # ... of inputs this large (input px), where a digit may be 1.5% of the side
 LARGE_INPUT = 1400
 MIN_CONTRAST = 24  # gray levels: less than this between paper and ink is a blank image
+CLEAN_NOISE = 1.0  # gray levels of pixel noise: below this an image is digital (a canvas), not a photo
 FLAT_BACKGROUND = 10  # gray levels: a background estimate varying less than this is taken as flat
+FLAT_SHARE = 0.7  # of the paper's pixels: this many within FLAT_BACKGROUND of its commonest level is flat
 AMBIGUOUS = 0.25  # of the gray range: a median this far from both ends does not tell the paper
 BG_SIDE = 48  # px: long side of the grid on which the median estimates the paper
 BG_WINDOW = 0.15  # of the long side: median window (7 px of 48); ink is a minority in it
@@ -201,10 +203,14 @@ def _background(work: np.ndarray, invert: bool) -> np.ndarray:
 
 
 def _flat_paper(work: np.ndarray, invert: bool) -> float | None:
-    """The paper level when the paper side of a global Otsu split is flat, else None.
+    """The paper level of a clean digital image (no pixel noise, flat paper side of a global Otsu
+    split), else None.
 
     Judged on the paper's own pixels, so a drawing whose strokes fill most of a median window (thick
-    pen on a 280-px canvas) is still seen as ink on flat paper."""
+    pen on a 280-px canvas) is still seen as ink on flat paper; photos always carry sensor noise and
+    go through the local estimate, which follows shadows."""
+    if _noise_sigma(work) > CLEAN_NOISE:
+        return None
     hist = np.bincount(work.ravel(), minlength=256)
     t = _otsu(hist)
     paper = hist.copy()
@@ -214,8 +220,15 @@ def _flat_paper(work: np.ndarray, invert: bool) -> float | None:
         paper[int(t) + 1:] = 0
     if paper.sum() < 0.3 * hist.sum():
         return None
-    lo, mid, hi = _percentiles(paper, (0.05, 0.5, 0.95))
-    return float(mid) if hi - lo < FLAT_BACKGROUND else None
+    dark = work <= t if invert else work > t
+    b = np.pad(dark, 1)
+    edges = np.count_nonzero(b[:, 1:] != b[:, :-1]) + np.count_nonzero(b[1:, :] != b[:-1, :])
+    if 2.0 * np.count_nonzero(dark) / max(edges, 1) > STROKE_WINDOW * max(work.shape):
+        return None  # the "ink" side is too broad for strokes: a cast shadow over part of the page
+    # the anti-aliased rims of the strokes fall on the paper side too: flat means most of it at one level
+    mode = int(np.argmax(paper))
+    near = paper[max(mode - FLAT_BACKGROUND // 2, 0):mode + FLAT_BACKGROUND // 2 + 1].sum()
+    return float(mode) if near >= FLAT_SHARE * paper.sum() else None
 
 
 def _foreground(gray: np.ndarray, bg: np.ndarray, invert: bool) -> np.ndarray:
