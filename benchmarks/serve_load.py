@@ -161,6 +161,47 @@ def run_wrk(port: int, body_file: Path, concurrency: int, seconds: float, max_re
             "errors": errors, "error_count": sum(errors.values())}
 
 
+def http_floor(port: int, seconds: float = 3.0) -> float:
+    """req/s of GET /healthz at concurrency 16: what HTTP alone costs on this machine."""
+    cmd = ["wrk", "-t", "2", "-c", "16", "-d", f"{max(1, round(seconds))}s",
+           f"http://127.0.0.1:{port}/healthz"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60).stdout
+    match = re.search(r"Requests/sec:\s+(\S+)", out)
+    return float(match.group(1)) if match else float("nan")
+
+
+def stage_profile(png: bytes, model: str | None, repeats: int = 300) -> dict[str, float]:
+    """Median milliseconds of each step of one prediction, in this process, single image."""
+    import numpy as np
+
+    from handwritten_digits import Recognizer
+    from handwritten_digits.ink import find_ink
+    from handwritten_digits.preprocess import load_gray, prepare, render
+
+    rec = Recognizer.load(model) if model else Recognizer.load()
+    gray, factor = load_gray(png)
+    ink = find_ink(gray, factor)
+    image = prepare(png).image
+    batch8 = np.stack([image] * 8)
+    steps = {"decode_png_to_gray": lambda: load_gray(png), "find_ink": lambda: find_ink(gray, factor),
+             "crop_scale_centre": lambda: render(ink, ink.mask), "preprocess_total": lambda: prepare(png),
+             "model_batch1": lambda: rec.probabilities(image[None]),
+             "model_batch8_per_image": lambda: rec.probabilities(batch8),
+             "recognizer_predict_total": lambda: rec.predict(png)}
+    out = {}
+    for name, fn in steps.items():
+        for _ in range(10):
+            fn()
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        ms = sorted(times)[len(times) // 2] * 1e3
+        out[name] = round(ms / 8 if name == "model_batch8_per_image" else ms, 3)
+    return out
+
+
 def batch_stats(port: int) -> dict[str, float]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
         text = r.read().decode()
@@ -195,6 +236,8 @@ def main() -> None:
             answer = post(port, body)["predictions"][0]
             for _ in range(50):  # warm-up: first calls allocate and fill caches
                 post(port, body)
+            healthz_rps = http_floor(port)
+            start_rss = rss_mb(server.pid)
             for concurrency in (1, 16, 64):
                 seconds = args.soak_seconds if concurrency == 64 else args.seconds
                 before = rss_mb(server.pid)
@@ -209,6 +252,9 @@ def main() -> None:
             batches = batch_stats(port)
         finally:
             stop(server)
+    profile = stage_profile(png, args.model)  # after the server stopped: on a quiet machine
+    profile["http_healthz_rps_c16"] = healthz_rps
+    print(f"where the time goes (ms, median, one image): {profile}")
     c16, c64 = levels[1], levels[2]
     verdict = {"c16_rps_ok": c16["rps"] >= TARGETS["c16_min_rps"],
                "c16_p99_ok": c16["p99_ms"] <= TARGETS["c16_max_p99_ms"],
@@ -220,7 +266,9 @@ def main() -> None:
                     "png_bytes": len(png), "body_bytes": len(body), "answer": answer},
         "server": {"workers": args.workers, "model": args.model or "default",
                    "loadavg_after": os.getloadavg(), **batches},
-        "short": args.short, "levels": levels, "targets": TARGETS, "verdict": verdict})
+        "short": args.short, "rss_start_mb": start_rss,
+        "rss_end_mb": levels[-1]["rss_after_mb"], "profile_ms": profile, "levels": levels,
+        "targets": TARGETS, "verdict": verdict})
     print(f"batches: {batches}; verdict: {verdict}\nwrote {path}")
 
 

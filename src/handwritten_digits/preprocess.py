@@ -99,6 +99,8 @@ def to_gray(img: Image.Image) -> np.ndarray:
     if img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in img.info:
         rgba = img.convert("RGBA")
         alpha = np.asarray(rgba.getchannel("A"))
+        if alpha.min(initial=255) == 255:  # opaque (a canvas export): nothing to composite
+            return np.asarray(rgba.convert("L"))
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         gray = np.asarray(Image.alpha_composite(white, rgba).convert("L"))
         if np.ptp(gray) < 16 and np.ptp(alpha) >= 64:  # ink drawn only in the alpha channel
