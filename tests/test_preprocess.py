@@ -218,6 +218,15 @@ def test_ruled_lines_and_form_box_removed() -> None:
                                                                  width=8)).image).mean() < 8
 
 
+@pytest.mark.parametrize(("width", "tilt"), [(8, 0), (12, 0), (12, -20)])
+def test_an_oval_zero_is_not_a_form_box(width: int, tilt: int) -> None:
+    img = Image.new("L", (280, 280), 255)  # a 0 on a canvas: its curved sides are not box lines
+    ImageDraw.Draw(img).ellipse((110, 90, 170, 200), outline=0, width=width)
+    ink = find_ink(np.asarray(img.rotate(tilt, fillcolor=255, resample=Image.Resampling.BICUBIC)))
+    assert ink.lines == 0 and ink.mask is not None
+    assert ink.box(ink.mask)[2] > 55  # both sides of the 0 are kept
+
+
 @pytest.mark.parametrize("image", [np.zeros((50, 50), np.uint8), np.full((50, 50), 255, np.uint8),
                                    np.full((80, 60), 128, np.uint8)])
 def test_uniform_images_are_blank(image: np.ndarray) -> None:

@@ -35,6 +35,7 @@ LINE_FRAC = 0.08  # of the image side: straight runs at least this long are line
 LINE_OVERHANG = 0.1  # of the other ink's extent: a line sticks out this far on both sides of it
 MIN_LINED_SIDE = 64  # px: smaller images are tiles, never photographed ruled paper or forms
 LINE_ASPECT = 8  # a line is at least this many times longer than thick
+LINE_WOBBLE = 1.5  # px (working scale): a printed line's middle strays no further from straight
 LINE_SPAN = 0.9  # of the image side: a line this long is ruling; shorter ones must make a box
 PIECE_REACH = 0.3  # of the main component's size: pieces this close belong to the same digit
 PIECE_FRAC = 0.06  # pieces smaller than this fraction of the main component are dropped
@@ -270,7 +271,7 @@ def _remove_lines(mask: np.ndarray) -> tuple[np.ndarray, int]:
         for i, sl in enumerate(ndimage.find_objects(labels), 1):
             a, b = sl[along].start, sl[along].stop
             piece = labels[sl] == i
-            thin = piece.sum() * LINE_ASPECT <= (b - a) * (b - a)
+            thin = piece.sum() * LINE_ASPECT <= (b - a) * (b - a) and _straight(piece, along)
             outside = a <= lo - reach and b >= hi + reach  # sticks out on both sides of the digit
             spans = b - a >= LINE_SPAN * mask.shape[along]  # ruled or grid paper
             # a side of a form box beside the digit (the comb's other cells) need not stick out
@@ -288,6 +289,20 @@ def _remove_lines(mask: np.ndarray) -> tuple[np.ndarray, int]:
     bridge_h = ndimage.binary_closing(kept, np.ones((1, 9), bool)) & removed
     log.debug("removed %d line(s)", count)
     return kept | bridge_v | bridge_h, count
+
+
+def _straight(piece: np.ndarray, along: int) -> bool:
+    """Whether a run of ink is straight, as printed lines are even when tilted or seen in perspective:
+    its middle across the line stays within LINE_WOBBLE px of a straight fit (the arc of a 0 does not)."""
+    across = np.nonzero(piece)[1 - along].astype(np.float64)
+    pos = np.nonzero(piece)[along].astype(np.float64)
+    if len(np.unique(pos)) < 3:
+        return True
+    centres = np.bincount(pos.astype(int), weights=across) / np.maximum(np.bincount(pos.astype(int)), 1)
+    keep = np.bincount(pos.astype(int)) > 0
+    x, y = np.nonzero(keep)[0].astype(np.float64), centres[keep]
+    fit = np.polyval(np.polyfit(x, y, 1), x)
+    return float(np.abs(y - fit).max()) <= LINE_WOBBLE
 
 
 def _long_runs(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
