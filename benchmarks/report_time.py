@@ -6,7 +6,7 @@ records the command's CPU time (user + system, all threads): on a shared, busy m
 measures the neighbours, while CPU time bounds the wall time on an idle one (at least one core). The
 load average is recorded beside the figures.
 
-    nice -n 10 .venv/bin/python benchmarks/report_time.py /tmp/report-mlp-run /tmp/report-dev-run
+    .venv/bin/python -m benchmarks.report_time runs/best2-s2 --cold
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -26,14 +27,23 @@ RESULTS = Path(__file__).parent / "results" / "report_time.json"
 DIGITS = [sys.executable, "-m", "handwritten_digits"]
 
 
-def time_run(run: Path, repeats: int) -> dict:
-    """Median and all wall times of `digits report RUN`, with the evaluation's share."""
+CACHE = "test_logits.safetensors"  # the run's cached test-set logits (written by training's report)
+
+
+def time_run(run: Path, repeats: int, cold: bool = False) -> dict:
+    """Median and all wall times of `digits report RUN`, with the evaluation's share. `cold`: on a
+    copy of the run without its cached test logits, so every repeat evaluates the model again."""
     walls, cpus, evals, inner = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
+        source = run
         for _ in range(repeats):
+            if cold:
+                source = Path(tmp) / "run"
+                shutil.rmtree(source, ignore_errors=True)
+                shutil.copytree(run, source, ignore=shutil.ignore_patterns(CACHE, "report*", "*.png"))
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             start = time.perf_counter()
-            subprocess.run([*DIGITS, "report", str(run), "--out", tmp], check=True,
+            subprocess.run([*DIGITS, "report", str(source), "--out", tmp], check=True,
                            stdout=subprocess.DEVNULL)
             walls.append(time.perf_counter() - start)
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -41,7 +51,8 @@ def time_run(run: Path, repeats: int) -> dict:
             data = json.loads((Path(tmp) / "report.json").read_text())
             evals.append(data["timings"]["report"]["evaluate_s"])
             inner.append(data["timings"]["report"]["total_s"])
-    return {"run": str(run), "model": data["model"]["name"], "dataset": data["model"]["dataset"],
+    return {"run": str(run), "cached_logits": not cold and (run / CACHE).exists(),
+            "model": data["model"]["name"], "dataset": data["model"]["dataset"],
             "test_images": data["test"]["n"], "repeats": repeats,
             "wall_s": [round(w, 3) for w in walls], "median_wall_s": round(statistics.median(walls), 3),
             "cpu_s": [round(c, 3) for c in cpus], "median_cpu_s": round(statistics.median(cpus), 3),
@@ -54,12 +65,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", nargs="+", type=Path, help="finished run folders")
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--cold", action="store_true", help="also time runs without cached test logits")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
     load_before = os.getloadavg()
     results = [time_run(run, args.repeats) for run in args.runs]
+    if args.cold:
+        results += [time_run(run, args.repeats, cold=True) for run in args.runs]
     for r in results:
-        print(f"{r['model']} ({r['test_images']} test images): median {r['median_wall_s']:.2f}s wall "
+        state = "cached logits" if r["cached_logits"] else "cold"
+        print(f"{r['model']} ({state}, {r['test_images']} images): median {r['median_wall_s']:.2f}s wall "
               f"(evaluation {r['median_evaluate_s']:.2f}s), {r['median_cpu_s']:.2f}s CPU; "
               f"wall {r['wall_s']}")
     record = {
