@@ -28,6 +28,7 @@ from handwritten_digits.models import create_model, get_entry
 
 SIDECAR_FORMAT = "handwritten-digits/model"
 SIDECAR_VERSION = 1
+GATE_PREFIX = "gate."  # tensors of the "not a digit" gate inside a model file
 PACKAGE_DEFAULT = Path(__file__).parent / "assets" / "default.safetensors"
 
 
@@ -79,10 +80,11 @@ def make_sidecar(model_name: str, model_args: dict, class_names: list[str], **ex
     return meta
 
 
-def save_model(path: str | os.PathLike, model: nn.Module, meta: dict) -> Path:
+def save_model(path: str | os.PathLike, model: nn.Module | dict[str, torch.Tensor], meta: dict) -> Path:
     """Write `path` (.safetensors) and its sidecar (.json) atomically; return the weights path."""
     path = Path(path).with_suffix(".safetensors")
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors = model.state_dict() if isinstance(model, nn.Module) else model
+    state = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata={"format": SIDECAR_FORMAT})
     write_json(path.with_suffix(".json"), meta)
@@ -122,14 +124,22 @@ def load_model(spec: str | os.PathLike | None = None, device: str | torch.device
         from handwritten_digits.models.ensemble import load_ensemble
         return load_ensemble(weights, meta, device)
     model = create_model(meta["model"], **meta.get("model_args", {}))
+    gate = create_model(meta["gate"]["model"], **meta["gate"].get("model_args", {})) \
+        if "gate" in meta else None
     try:
         state = load_file(str(weights))
-        model.load_state_dict(state)
+        model.load_state_dict({k: v for k, v in state.items() if not k.startswith(GATE_PREFIX)})
+        if gate is not None:
+            gate.load_state_dict({k[len(GATE_PREFIX):]: v for k, v in state.items()
+                                  if k.startswith(GATE_PREFIX)})
     except (SafetensorError, RuntimeError, OSError) as e:
         raise ModelError(f"{weights}: weights do not load ({str(e).splitlines()[0]})") from None
     # channels_last lets oneDNN run the convolutions without reordering (about 2x faster on CPU).
     model.to(device).to(memory_format=torch.channels_last).eval()
-    return LoadedModel(model, meta, weights)
+    extra = {}
+    if gate is not None:  # the "not a digit" gate (handwritten_digits.gate), shipped in the same file
+        extra["gate"] = gate.to(device).to(memory_format=torch.channels_last).eval()
+    return LoadedModel(model, meta, weights, extra)
 
 
 def latest_run_pointer() -> Path:

@@ -3,7 +3,8 @@
 Both doors (CLI and HTTP) call this; neither computes anything a Recognizer would need. An answer is
 abstained (digit/text None with a reason) when the ink says so before the model is asked -- nothing
 there ("blank"), a dot, a line, a picture or noise ("not_a_digit"), several digits side by side
-("multiple_digits") -- or when the calibrated confidence is below `min_confidence` ("unreadable").
+("multiple_digits") -- when the model's "not a digit" gate says so (`handwritten_digits.gate`, when the
+model file carries one), or when the calibrated confidence is below `min_confidence` ("unreadable").
 """
 
 from __future__ import annotations
@@ -115,14 +116,16 @@ def shape_reason(shape: Shape, alone: bool = True) -> str | None:
 
 
 class Recognizer:
-    def __init__(self, loaded: LoadedModel, min_confidence: float = MIN_CONFIDENCE) -> None:
+    def __init__(self, loaded: LoadedModel, min_confidence: float = MIN_CONFIDENCE,
+                 max_not_digit: float | None = None) -> None:
         self.loaded = loaded
         self.min_confidence = min_confidence
+        self.max_not_digit = max_not_digit  # None: the gate's own threshold from the model file
 
     @classmethod
-    def load(cls, path: str | os.PathLike | None = None, min_confidence: float = MIN_CONFIDENCE
-             ) -> Recognizer:
-        return cls(load_model(path), min_confidence)
+    def load(cls, path: str | os.PathLike | None = None, min_confidence: float = MIN_CONFIDENCE,
+             max_not_digit: float | None = None) -> Recognizer:
+        return cls(load_model(path), min_confidence, max_not_digit)
 
     def probabilities(self, images: np.ndarray) -> torch.Tensor:
         """(N, 28, 28) uint8 -> (N, C) calibrated probabilities."""
@@ -131,6 +134,21 @@ class Recognizer:
             return torch.empty(0, len(lm.class_names))
         logits = infer(lm.model, torch.from_numpy(np.ascontiguousarray(images)), lm.mean, lm.std)
         return (logits / lm.temperature).softmax(1)
+
+    @property
+    def gate_threshold(self) -> float:
+        """The gate's probability of "not a digit" above which the answer is abstained."""
+        if self.max_not_digit is not None:
+            return self.max_not_digit
+        return float(self.loaded.meta.get("gate", {}).get("threshold", 1.0))
+
+    def not_digit(self, images: np.ndarray) -> np.ndarray:
+        """(N, 28, 28) uint8 -> (N,) the gate's probability that each is not a digit (0 without one)."""
+        gate = self.loaded.extra.get("gate")
+        if gate is None or len(images) == 0:
+            return np.zeros(len(images), np.float32)
+        from handwritten_digits.gate import not_digit_probability
+        return not_digit_probability(gate, torch.from_numpy(np.ascontiguousarray(images))).numpy()
 
     def predict_many(self, sources: list[ImageInput]) -> list[Prediction]:
         """One Prediction per source, in order; a bad file gives reason "error", never an exception."""
@@ -148,11 +166,14 @@ class Recognizer:
             if reason != "blank":
                 batch.append(prep.image)
                 where.append(len(results) - 1)
-        probs = self.probabilities(np.stack(batch) if batch else np.zeros((0, 28, 28), np.uint8))
-        for i, p in zip(where, probs, strict=True):
+        images = np.stack(batch) if batch else np.zeros((0, 28, 28), np.uint8)
+        probs, other = self.probabilities(images), self.not_digit(images)
+        for i, p, q in zip(where, probs, other, strict=True):
             r = results[i]
             conf, digit = p.max(0)
             r.confidence, r.probabilities = float(conf), [round(float(v), 6) for v in p]
+            if r.reason is None and q > self.gate_threshold:
+                r.reason = "not_a_digit"
             if r.reason is None and r.confidence < self.min_confidence:
                 r.reason = "unreadable"
             if r.reason is None:
@@ -182,10 +203,13 @@ class Recognizer:
         parts = segment(ink.page, lambda masks: self._classify(ink, masks))
         if not parts or len(parts) > MAX_DIGITS:
             return Reading(name, None, [], "not_a_digit" if parts else "blank")
-        probs = self._classify(ink, [g.mask for g in parts])
+        images = np.stack([render(ink, g.mask) for g in parts])
+        probs, other = self.probabilities(images).numpy(), self.not_digit(images)
         digits = [DigitBox(int(p.argmax()), round(float(p.max()), 6), ink.box(g.mask))
                   for g, p in zip(parts, probs, strict=True)]
-        reasons = [shape_reason(ink.shape(g.mask), alone=False) for g in parts]
+        reasons = [shape_reason(ink.shape(g.mask), alone=False)
+                   or ("not_a_digit" if q > self.gate_threshold else None)
+                   for g, q in zip(parts, other, strict=True)]
         if all(r is not None for r in reasons):
             return Reading(name, None, digits, "not_a_digit")
         if min(d.confidence for d in digits) < self.min_confidence:

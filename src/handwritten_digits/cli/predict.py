@@ -26,6 +26,9 @@ _model = click.option("--model", "model_path", help="Run folder or .safetensors 
 _json = click.option("--json", "as_json", is_flag=True, help="One JSON object per input per line.")
 _min_conf = click.option("--min-confidence", type=click.FloatRange(0.0, 1.0), default=None,
                          help="Abstain ('unreadable') below this calibrated confidence.")
+_max_other = click.option("--max-not-digit", type=click.FloatRange(0.0, 1.0), default=None,
+                          help="Abstain ('not_a_digit') when the model's gate rates 'not a digit' above "
+                          "this (default: the model's own threshold; 1 turns the gate off).")
 
 
 def expand(inputs: tuple[str, ...]) -> list[str]:
@@ -52,9 +55,11 @@ def _progress() -> Progress:
                     TimeRemainingColumn(), console=err, transient=True, disable=not err.is_terminal)
 
 
-def _load(model_path: str | None, min_confidence: float | None):  # -> Recognizer
+def _load(model_path: str | None, min_confidence: float | None, max_not_digit: float | None = None
+          ):  # -> Recognizer
     from handwritten_digits.recognize import MIN_CONFIDENCE, Recognizer
-    return Recognizer.load(model_path, MIN_CONFIDENCE if min_confidence is None else min_confidence)
+    return Recognizer.load(model_path, MIN_CONFIDENCE if min_confidence is None else min_confidence,
+                           max_not_digit)
 
 
 def _explain(folder: Path, file: str, index: int, image: np.ndarray | None) -> None:
@@ -69,10 +74,11 @@ def _explain(folder: Path, file: str, index: int, image: np.ndarray | None) -> N
 @click.option("--explain", "explain_dir", type=click.Path(file_okay=False),
               help="Save the 28x28 image the model saw for each input into this folder.")
 @_min_conf
+@_max_other
 def predict(inputs: tuple[str, ...], model_path: str | None, as_json: bool, explain_dir: str | None,
-            min_confidence: float | None) -> None:
+            min_confidence: float | None, max_not_digit: float | None) -> None:
     """The single digit in each image (FILE_OR_DIR...), or why there is none."""
-    recognizer = _load(model_path, min_confidence)
+    recognizer = _load(model_path, min_confidence, max_not_digit)
     files = expand(inputs)
     if explain_dir:
         Path(explain_dir).mkdir(parents=True, exist_ok=True)
@@ -103,10 +109,11 @@ def predict(inputs: tuple[str, ...], model_path: str | None, as_json: bool, expl
 @_model
 @_json
 @_min_conf
-def read(inputs: tuple[str, ...], model_path: str | None, as_json: bool, min_confidence: float | None
-         ) -> None:
+@_max_other
+def read(inputs: tuple[str, ...], model_path: str | None, as_json: bool, min_confidence: float | None,
+         max_not_digit: float | None) -> None:
     """The number (1-20 digits on one line) in each image (FILE_OR_DIR...), or why there is none."""
-    recognizer = _load(model_path, min_confidence)
+    recognizer = _load(model_path, min_confidence, max_not_digit)
     files = expand(inputs)
     failed = 0
     with _progress() as bar:
