@@ -218,6 +218,22 @@ def test_ruled_lines_and_form_box_removed() -> None:
                                                                  width=8)).image).mean() < 8
 
 
+@pytest.mark.parametrize("margin", [False, True])
+def test_squared_paper_is_erased_under_a_small_digit(margin: bool) -> None:
+    img = draw_seven(size=(640, 480), box=(300, 200, 330, 250), width=4, paper=225)
+    d = ImageDraw.Draw(img)
+    for x in range(12, 640, 24):
+        d.line([(x, 0), (x, 480)], fill=185, width=2)
+    for y in range(12, 480, 24):
+        d.line([(0, y), (640, y)], fill=185, width=2)
+    if margin:
+        d.line([(80, 0), (80, 480)], fill=120, width=3)
+    ink = find_ink(np.asarray(img))
+    assert ink.mask is not None
+    x, y, w, h = ink.box(ink.mask)
+    assert abs(x - 298) < 10 and abs(y - 198) < 10 and w < 50 and h < 70  # the 7, no grid
+
+
 @pytest.mark.parametrize(("width", "tilt"), [(8, 0), (12, 0), (12, -20)])
 def test_an_oval_zero_is_not_a_form_box(width: int, tilt: int) -> None:
     img = Image.new("L", (280, 280), 255)  # a 0 on a canvas: its curved sides are not box lines

@@ -36,6 +36,8 @@ LINE_OVERHANG = 0.1  # of the other ink's extent: a line sticks out this far on 
 MIN_LINED_SIDE = 64  # px: smaller images are tiles, never photographed ruled paper or forms
 LINE_ASPECT = 8  # a line is at least this many times longer than thick
 LINE_WOBBLE = 1.5  # px (working scale): a printed line's middle strays no further from straight
+RULING_PERCENTILE = 10  # of a row's (column's) ink strength: high only where a line runs through all of it
+RULED_LINES = 3  # lines across the whole image: this many make ruled or squared paper
 LINE_SPAN = 0.9  # of the image side: a line this long is ruling; shorter ones must make a box
 PIECE_REACH = 0.3  # of the main component's size: pieces this close belong to the same digit
 PIECE_FRAC = 0.06  # pieces smaller than this fraction of the main component are dropped
@@ -145,6 +147,8 @@ def find_ink(gray: np.ndarray, factor: float = 1.0) -> Ink:
         return ink
     ink.invert, ink.bg = _polarity(work, lo, med, hi)
     fg = _foreground(work, ink.bg, ink.invert)
+    if max(work.shape) >= MIN_LINED_SIDE:
+        fg, ink.lines = _erase_ruling(fg)
     hist = np.bincount(fg.astype(np.uint8).ravel(), minlength=256)
     noise = NOISE_SIGMAS * _noise_sigma(work)  # gray levels
     ink.floor = _percentiles(hist, (0.25,))[0] + noise
@@ -160,9 +164,10 @@ def find_ink(gray: np.ndarray, factor: float = 1.0) -> Ink:
         return ink
     mask = _drop_specks(mask)
     if max(mask.shape) >= MIN_LINED_SIDE:
-        mask, ink.lines = _remove_lines(mask)
-    if ink.lines:
-        mask = _drop_specks(mask)
+        mask, boxed = _remove_lines(mask)
+        ink.lines += boxed
+        if boxed:
+            mask = _drop_specks(mask)
     ink.page = mask
     ink.mask, ink.boxes = _main_digit(ink.page)
     return ink
@@ -247,6 +252,21 @@ def _noise_sigma(work: np.ndarray) -> float:
     diff = np.abs(np.diff(work.astype(np.int16), axis=1)).astype(np.uint8)
     mad = _percentiles(np.bincount(diff.ravel(), minlength=256), (0.5,))[0]
     return mad / (0.6745 * np.sqrt(2.0))
+
+
+def _erase_ruling(fg: np.ndarray) -> tuple[np.ndarray, int]:
+    """Subtract printed lines that run across the whole image (ruled or squared paper) from the ink
+    strength: such a line is ink in nearly every pixel of its row or column, a digit never is, so a
+    low percentile along each row and column measures the line alone -- however faint or broken up
+    by the threshold it would be -- and the digit's own ink where it crosses the line survives."""
+    rows = np.percentile(fg, RULING_PERCENTILE, axis=1)
+    cols = np.percentile(fg, RULING_PERCENTILE, axis=0)
+    # ruled or squared paper has many such lines (and may add a margin line the other way); one or
+    # two are a form's box, left to `_remove_lines`, which knows boxes
+    counts = [ndimage.label(p > MIN_CONTRAST / 2)[1] for p in (rows, cols)]
+    if max(counts) < RULED_LINES:
+        return fg, 0
+    return np.clip(fg - rows[:, None] - cols[None, :], 0.0, None), sum(counts)
 
 
 def _remove_lines(mask: np.ndarray) -> tuple[np.ndarray, int]:
