@@ -169,6 +169,14 @@ def test_small_digit_in_a_large_photo_is_found() -> None:
     assert abs(x - 1200) < 8 and abs(y - 700) < 8 and 40 < h < 56
 
 
+def test_small_zero_keeps_its_hole() -> None:
+    img = Image.new("L", (2000, 1500), 230)
+    ImageDraw.Draw(img).ellipse((1200, 700, 1220, 730), outline=20, width=4)  # a 0, 2% of the height
+    ink = prepare(img).ink
+    assert ink.mask is not None
+    assert ink.shape(ink.mask).fill < 0.45  # measured at full resolution, where the hole is open
+
+
 def test_off_centre_digit_is_centred_in_20_box() -> None:
     img = draw_seven(size=(640, 480), box=(500, 330, 600, 460), width=12)
     out = to_mnist(img)

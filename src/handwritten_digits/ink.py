@@ -39,6 +39,7 @@ LINE_WOBBLE = 1.5  # px (working scale): a printed line's middle strays no furth
 RULING_PERCENTILE = 10  # of a row's (column's) ink strength: high only where a line runs through all of it
 RULED_LINES = 3  # lines across the whole image: this many make ruled or squared paper
 LINE_SPAN = 0.9  # of the image side: a line this long is ruling; shorter ones must make a box
+SMALL_MASK = 24  # px (working scale): ink this small has its fill measured at full resolution
 PIECE_REACH = 0.3  # of the main component's size: pieces this close belong to the same digit
 PIECE_FRAC = 0.06  # pieces smaller than this fraction of the main component are dropped
 EIGHT = np.ones((3, 3), bool)
@@ -106,7 +107,14 @@ class Ink:
         ev = np.linalg.eigvalsh(np.cov(np.stack([ys, xs]).astype(np.float64))) if area > 2 else (0, 1)
         H, W = mask.shape
         touches = (sl[0].start == 0 and sl[0].stop == H) or (sl[1].start == 0 and sl[1].stop == W)
-        return Shape(area / mask.size, area / (h * w), w / h, ndimage.label(mask, EIGHT)[1],
+        fill = area / (h * w)
+        if max(h, w) < SMALL_MASK and self.step > 1:  # strokes of a small digit merge at working
+            crop = self.crop(mask)  # scale: judge its fill at full resolution, where they do not
+            solid = None if crop is None else crop > 0.5
+            box = None if solid is None else _bbox(solid)
+            if box is not None:
+                fill = float(np.count_nonzero(solid)) / solid[box].size
+        return Shape(area / mask.size, fill, w / h, ndimage.label(mask, EIGHT)[1],
                      float(np.sqrt(max(ev[0], 0) / max(ev[1], 1e-9))), touches, len(self.boxes),
                      max(h / H, w / W), self._solid(sl))
 
