@@ -18,6 +18,11 @@ MAX_DIGITS = 20
 MERGE_OVERLAP = 0.4  # of the narrower piece: x-overlap that makes two pieces one digit
 MIN_HEIGHT = 0.3  # of the tallest glyph: shorter glyphs (dots, dashes, specks) are not digits
 SPLIT_ASPECT = 1.25  # width / height above which a glyph may be two or more touching digits
+SPLIT_WIDTH = 1.75  # of the number's typical digit width: narrower glyphs are never split
+MIN_GLYPHS_FOR_WIDTH = 3  # glyphs needed before their median width is trusted as one digit's
+MERGE_NARROW = 0.6  # of the typical width: both pieces narrower than this ...
+MERGE_GAP = 0.25  # ... closer than this ...
+MERGE_WIDTH = 1.1  # ... and together no wider than this are one digit written in two strokes
 CUTS_TRIED = 5  # thinnest columns tried as cut points per glyph
 SPLIT_GAIN = 1.0  # a split must raise the parts' geometric-mean confidence above the whole's by this
 
@@ -91,9 +96,16 @@ def cut_points(glyph: Glyph) -> list[int]:
     return [glyph.x0 + lo + p for p in picked]
 
 
-def split_touching(glyph: Glyph, classify: Classify, depth: int = 0) -> list[Glyph]:
-    """The glyph as one digit, or split at the cut whose parts the classifier trusts most."""
-    if glyph.width <= SPLIT_ASPECT * glyph.height or depth > 4:
+def split_touching(glyph: Glyph, classify: Classify, depth: int = 0, typical: float | None = None
+                   ) -> list[Glyph]:
+    """The glyph as one digit, or split at the cut whose parts the classifier trusts most.
+    `typical`: the usual width of one digit in this number, when known."""
+    if depth > 4:
+        return [glyph]
+    if typical is not None:  # as wide as its neighbours: one digit, however sure the classifier is
+        if glyph.width < SPLIT_WIDTH * typical:  # about its halves; much wider: two or more
+            return [glyph]
+    elif glyph.width <= SPLIT_ASPECT * glyph.height:
         return [glyph]
     options = [cut(glyph, c) for c in cut_points(glyph)]
     options = [(a, b) for a, b in options if a.width > 0 and b.width > 0]
@@ -104,11 +116,12 @@ def split_touching(glyph: Glyph, classify: Classify, depth: int = 0) -> list[Gly
     whole = conf[0]
     pair_scores = np.sqrt(conf[1::2] * conf[2::2])
     best = int(np.argmax(pair_scores))
-    wide = glyph.width > 1.6 * glyph.height  # surely two or more digits: split even if unsure
+    # surely two or more digits: split even if unsure
+    wide = glyph.width > 1.6 * glyph.height
     if not wide and pair_scores[best] < SPLIT_GAIN * whole:
         return [glyph]
     a, b = options[best]
-    return split_touching(a, classify, depth + 1) + split_touching(b, classify, depth + 1)
+    return split_touching(a, classify, depth + 1, typical) + split_touching(b, classify, depth + 1, typical)
 
 
 def segment(page: np.ndarray, classify: Classify) -> list[Glyph]:
@@ -116,9 +129,29 @@ def segment(page: np.ndarray, classify: Classify) -> list[Glyph]:
     found = glyphs(page)
     if len(found) > MAX_DIGITS:
         return found[:MAX_DIGITS + 1]
+    # with several glyphs, the median width is one digit's (most digits of a number do not touch)
+    typical = float(np.median([g.width for g in found])) if len(found) >= MIN_GLYPHS_FOR_WIDTH else None
+    if typical is not None:
+        found = merge_strokes(found, typical)
     out: list[Glyph] = []
     for g in found:
-        out.extend(split_touching(g, classify))
+        out.extend(split_touching(g, classify, typical=typical))
+    return out
+
+
+def merge_strokes(found: list[Glyph], typical: float) -> list[Glyph]:
+    """Join neighbours that are one digit written in two strokes side by side (a 4 whose stem does
+    not touch its arm, a broken 1): both narrow, almost touching, and together no wider than one
+    digit of this number."""
+    out = found[:1]
+    for g in found[1:]:
+        prev = out[-1]
+        narrow = max(prev.width, g.width) < MERGE_NARROW * typical
+        close = g.x0 - prev.x1 < MERGE_GAP * typical
+        if narrow and close and max(g.x1, prev.x1) - prev.x0 <= MERGE_WIDTH * typical:
+            out[-1] = _tight(prev.mask | g.mask)
+        else:
+            out.append(g)
     return out
 
 

@@ -1,0 +1,51 @@
+"""Segmentation of a number into digits: width priors and two-stroke digits, on drawn masks."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from handwritten_digits.segment import segment
+
+
+def sure_of_everything(masks: list[np.ndarray]) -> np.ndarray:
+    """A classifier that is certain of any piece: the worst case for over-splitting."""
+    probs = np.zeros((len(masks), 10))
+    probs[:, 1] = 1.0
+    return probs
+
+
+def page(draw_fn) -> np.ndarray:
+    img = Image.new("1", (400, 120), 0)
+    draw_fn(ImageDraw.Draw(img))
+    return np.asarray(img, dtype=bool)
+
+
+def test_a_wide_digit_among_narrow_ones_is_not_split() -> None:
+    def draw(d: ImageDraw.ImageDraw) -> None:
+        for x in (20, 80, 140):  # three ordinary digits, 30 px wide
+            d.ellipse((x, 30, x + 30, 90), outline=1, width=4)
+        d.rectangle((200, 30, 248, 90), outline=1, width=4)  # a wide one: 48 px, 1.6 times as wide
+    parts = segment(page(draw), sure_of_everything)
+    assert len(parts) == 4
+
+
+def test_touching_digits_are_still_split() -> None:
+    def draw(d: ImageDraw.ImageDraw) -> None:
+        for x in (20, 80, 140):
+            d.ellipse((x, 30, x + 30, 90), outline=1, width=4)
+        d.ellipse((200, 30, 230, 90), outline=1, width=4)  # two digits touching: 60 px together
+        d.ellipse((228, 30, 258, 90), outline=1, width=4)
+    parts = segment(page(draw), sure_of_everything)
+    assert len(parts) == 5
+
+
+def test_a_four_in_two_strokes_is_one_digit() -> None:
+    def draw(d: ImageDraw.ImageDraw) -> None:
+        for x in (20, 80, 200):
+            d.ellipse((x, 30, x + 30, 90), outline=1, width=4)
+        d.line([(152, 30), (144, 68), (158, 68)], fill=1, width=4)  # the arm of a 4 ...
+        d.line([(163, 40), (163, 90)], fill=1, width=4)  # ... and its stem, a few px away
+    parts = segment(page(draw), sure_of_everything)
+    assert len(parts) == 4
+    assert parts[2].x0 <= 143 and parts[2].x1 >= 164
