@@ -49,3 +49,14 @@ def test_a_four_in_two_strokes_is_one_digit() -> None:
     parts = segment(page(draw), sure_of_everything)
     assert len(parts) == 4
     assert parts[2].x0 <= 143 and parts[2].x1 >= 164
+
+
+def test_predict_sees_a_two_stroke_four_as_one_digit() -> None:
+    from handwritten_digits.preprocess import prepare
+    from handwritten_digits.recognize import digit_reason
+    img = Image.new("L", (300, 300), 230)
+    d = ImageDraw.Draw(img)
+    d.line([(140, 60), (110, 170), (165, 170)], fill=30, width=9)  # the arm ...
+    d.line([(178, 100), (178, 250)], fill=30, width=9)  # ... and the stem, a few px to its right
+    prep = prepare(img)
+    assert digit_reason(prep.ink) != "multiple_digits"

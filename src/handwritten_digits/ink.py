@@ -284,7 +284,8 @@ def _remove_lines(mask: np.ndarray) -> tuple[np.ndarray, int]:
     # thicken across the line first so a slightly tilted line still holds a straight run
     horiz = _long_runs(ndimage.maximum_filter1d(mask, 3, axis=0), lh, axis=1) & mask
     vert = _long_runs(ndimage.maximum_filter1d(mask, 3, axis=1), lv, axis=0) & mask
-    if not horiz.any() and not vert.any():
+    horiz, vert = _straight_only(horiz, 1), _straight_only(vert, 0)  # the corners a box side
+    if not horiz.any() and not vert.any():  # needs are printed lines too, not a digit's strokes
         return mask, 0
     rest = _drop_specks(mask & ~horiz & ~vert, frac=0.2)
     rs = _bbox(rest)
@@ -317,6 +318,16 @@ def _remove_lines(mask: np.ndarray) -> tuple[np.ndarray, int]:
     bridge_h = ndimage.binary_closing(kept, np.ones((1, 9), bool)) & removed
     log.debug("removed %d line(s)", count)
     return kept | bridge_v | bridge_h, count
+
+
+def _straight_only(cand: np.ndarray, along: int) -> np.ndarray:
+    labels, n = ndimage.label(cand, EIGHT)
+    if n == 0:
+        return cand
+    keep = np.zeros(n + 1, bool)
+    for i, sl in enumerate(ndimage.find_objects(labels), 1):
+        keep[i] = _straight(labels[sl] == i, along)
+    return keep[labels]
 
 
 def _straight(piece: np.ndarray, along: int) -> bool:

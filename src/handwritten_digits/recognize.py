@@ -22,7 +22,7 @@ from handwritten_digits.evaluate import infer
 from handwritten_digits.ink import Ink, Shape, find_ink
 from handwritten_digits.modelio import LoadedModel, load_model
 from handwritten_digits.preprocess import ImageInput, load_gray, prepare, render
-from handwritten_digits.segment import MAX_DIGITS, glyphs, segment
+from handwritten_digits.segment import MAX_DIGITS, glyphs, merge_strokes, segment
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,8 @@ DOT = (0.6, 0.5, 2.0, 0.25)  # fill of its box above, aspect between, extent bel
 # bold MNIST digit fills 0.6-0.67 of its box but spans 70% of its tile)
 LINE_THINNESS = 0.06  # minor/major spread below this, spanning the image: a line across it
 MAX_ASPECT = 2.0  # a single digit is never this much wider than tall
-SIDE_BY_SIDE = 0.6  # of the tallest: glyphs this tall side by side are several digits
+SIDE_BY_SIDE = 0.6  # of the tallest: glyphs this tall side by side are several digits ...
+ONE_DIGIT_WIDTH = 0.75  # of the tallest: ... unless together they are as narrow as one digit
 MAX_SOLID = 0.3  # of the contrast: background under the ink this far from the paper around it is a
 # photographed object (clothing, a picture), not a written digit (tune split: good singles <= 0.02)
 REASONS = (None, "blank", "not_a_digit", "multiple_digits", "unreadable", "error")
@@ -87,6 +88,7 @@ def digit_reason(ink: Ink) -> str | None:
     if reason is None:
         found = glyphs(ink.page)
         tallest = max((g.height for g in found), default=0)
+        found = merge_strokes(found, ONE_DIGIT_WIDTH * tallest, 1.0)  # a 4 written in two strokes
         if sum(g.height >= SIDE_BY_SIDE * tallest for g in found) > 1:
             return "multiple_digits"
     return reason

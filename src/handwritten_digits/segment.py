@@ -139,14 +139,14 @@ def segment(page: np.ndarray, classify: Classify) -> list[Glyph]:
     return out
 
 
-def merge_strokes(found: list[Glyph], typical: float) -> list[Glyph]:
+def merge_strokes(found: list[Glyph], typical: float, narrow_frac: float = 0.0) -> list[Glyph]:
     """Join neighbours that are one digit written in two strokes side by side (a 4 whose stem does
     not touch its arm, a broken 1): both narrow, almost touching, and together no wider than one
-    digit of this number."""
+    digit of this number. `narrow_frac` overrides MERGE_NARROW (1 where only one digit is expected)."""
     out = found[:1]
     for g in found[1:]:
         prev = out[-1]
-        narrow = max(prev.width, g.width) < MERGE_NARROW * typical
+        narrow = max(prev.width, g.width) < (narrow_frac or MERGE_NARROW) * typical
         close = g.x0 - prev.x1 < MERGE_GAP * typical
         if narrow and close and max(g.x1, prev.x1) - prev.x0 <= MERGE_WIDTH * typical:
             out[-1] = _tight(prev.mask | g.mask)
