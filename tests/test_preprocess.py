@@ -226,6 +226,15 @@ def test_ruled_lines_and_form_box_removed() -> None:
                                                                  width=8)).image).mean() < 8
 
 
+def test_table_beyond_the_page_edge_is_not_ink() -> None:
+    img = draw_seven(size=(640, 480), box=(200, 120, 260, 220), width=6)
+    ImageDraw.Draw(img).polygon([(560, 480), (640, 330), (640, 480)], fill=60)  # the table, a corner
+    prep = prepare(img)
+    assert prep.reason is None
+    x, y, w, h = prep.ink.box(prep.ink.mask)
+    assert abs(x - 197) < 10 and w < 80  # the 7, not the table
+
+
 @pytest.mark.parametrize("margin", [False, True])
 def test_squared_paper_is_erased_under_a_small_digit(margin: bool) -> None:
     img = draw_seven(size=(640, 480), box=(300, 200, 330, 250), width=4, paper=225)

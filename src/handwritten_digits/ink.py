@@ -29,6 +29,8 @@ BG_WINDOW = 0.15  # of the long side: median window (7 px of 48); ink is a minor
 STROKE_WINDOW = 0.15  # of the long side: closing window, wider than the strokes of a large digit
 MIN_STROKE_WINDOW = 10  # px: ... and than the thick strokes of an MNIST-size tile
 NOISE_SIGMAS = 5.0  # the threshold is at least this many robust sigmas above the background
+BORDER_CONTACT = 0.06  # of the long side: ink lying along the border this far is not writing
+MIN_CONTACT = 8  # px (working scale)
 SPECK_FRAC = 0.02  # components smaller than this fraction of the largest are specks
 MIN_SPECK = 3  # px (working scale): smaller components are always specks
 LINE_FRAC = 0.08  # of the image side: straight runs at least this long are line candidates
@@ -170,7 +172,7 @@ def find_ink(gray: np.ndarray, factor: float = 1.0) -> Ink:
     ink.level = float(np.percentile(fg[mask], 95))
     if ink.level - ink.floor < MIN_CONTRAST:
         return ink
-    mask = _drop_specks(mask)
+    mask = _drop_specks(_drop_border_solids(mask))
     if max(mask.shape) >= MIN_LINED_SIDE:
         mask, boxed = _remove_lines(mask)
         ink.lines += boxed
@@ -394,6 +396,20 @@ def _main_digit(page: np.ndarray) -> tuple[np.ndarray | None, list[tuple[int, in
         if i != main and near and areas[i] >= PIECE_FRAC * areas[main]:
             keep.append(i)
     return np.isin(labels, np.asarray(keep) + 1), boxes
+
+
+def _drop_border_solids(mask: np.ndarray) -> np.ndarray:
+    """Remove regions that run along the image border: the table beyond the page's edge, a dark frame,
+    a shadow's edge. A stroke leaving the frame crosses the border over its own width; such a region
+    lies along it for BORDER_CONTACT of the side or more."""
+    labels, n = ndimage.label(mask, EIGHT)
+    if n == 0:
+        return mask
+    border = np.concatenate([labels[0], labels[-1], labels[1:-1, 0], labels[1:-1, -1]])
+    contact = np.bincount(border, minlength=n + 1)
+    contact[0] = 0
+    along = contact >= max(MIN_CONTACT, BORDER_CONTACT * max(mask.shape))
+    return mask & ~along[labels] if along.any() else mask
 
 
 def _drop_specks(mask: np.ndarray, frac: float = SPECK_FRAC) -> np.ndarray:
