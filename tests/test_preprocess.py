@@ -226,6 +226,15 @@ def test_ruled_lines_and_form_box_removed() -> None:
                                                                  width=8)).image).mean() < 8
 
 
+def test_faint_pencil_is_ink_not_blank() -> None:
+    rng = np.random.default_rng(0)
+    img = np.asarray(draw_seven(size=(1024, 768), box=(440, 210, 490, 280), width=6, ink=205, paper=228),
+                     np.float32)
+    photo = np.clip(img + rng.normal(0, 1.5, img.shape), 0, 255).astype(np.uint8)
+    prep = prepare(photo)
+    assert prep.reason is None and prep.ink.mask is not None
+
+
 def test_table_beyond_the_page_edge_is_not_ink() -> None:
     img = draw_seven(size=(640, 480), box=(200, 120, 260, 220), width=6)
     ImageDraw.Draw(img).polygon([(560, 480), (640, 330), (640, 480)], fill=60)  # the table, a corner

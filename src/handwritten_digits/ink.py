@@ -20,6 +20,7 @@ WORK_SIDE = 256  # px: long side of the working copy used to locate the ink ...
 WORK_SIDE_LARGE = 512  # ... of inputs this large (input px), where a digit may be 1.5% of the side
 LARGE_INPUT = 1400
 MIN_CONTRAST = 24  # gray levels: less than this between paper and ink is a blank image
+MIN_INK_LEVEL = 16  # gray levels above the paper's noise floor: fainter ink (even pencil) is no ink
 CLEAN_NOISE = 1.0  # gray levels of pixel noise: below this an image is digital (a canvas), not a photo
 FLAT_BACKGROUND = 10  # gray levels: a background estimate varying less than this is taken as flat
 FLAT_SHARE = 0.7  # of the paper's pixels: this many within FLAT_BACKGROUND of its commonest level is flat
@@ -170,7 +171,7 @@ def find_ink(gray: np.ndarray, factor: float = 1.0) -> Ink:
     if not mask.any():
         return ink
     ink.level = float(np.percentile(fg[mask], 95))
-    if ink.level - ink.floor < MIN_CONTRAST:
+    if ink.level - ink.floor < MIN_INK_LEVEL:
         return ink
     mask = _drop_specks(_drop_border_solids(mask))
     if max(mask.shape) >= MIN_LINED_SIDE:
