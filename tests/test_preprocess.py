@@ -169,6 +169,16 @@ def test_small_digit_in_a_large_photo_is_found() -> None:
     assert abs(x - 1200) < 8 and abs(y - 700) < 8 and 40 < h < 56
 
 
+def test_small_digit_with_a_fine_pen_in_a_large_photo() -> None:
+    rng = np.random.default_rng(1)
+    img = np.asarray(draw_seven(size=(2000, 1500), box=(1200, 700, 1224, 740), width=2, ink=150), np.float32)
+    photo = Image.fromarray(np.clip(img + rng.normal(0, 2, img.shape), 0, 255).astype(np.uint8))
+    prep = prepare(to_bytes(photo, "JPEG", quality=90))
+    assert prep.reason is None and prep.ink.mask is not None
+    x, y, w, h = prep.ink.box(prep.ink.mask)
+    assert abs(x - 1200) < 12 and abs(y - 700) < 12
+
+
 def test_small_zero_keeps_its_hole() -> None:
     img = Image.new("L", (2000, 1500), 230)
     ImageDraw.Draw(img).ellipse((1200, 700, 1220, 730), outline=20, width=4)  # a 0, 2% of the height

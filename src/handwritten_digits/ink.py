@@ -153,6 +153,10 @@ def find_ink(gray: np.ndarray, factor: float = 1.0) -> Ink:
     work = np.asarray(Image.fromarray(gray).reduce(step)) if step > 1 else gray
     # 0.01% tails: a small digit in a large photo is 0.02% of the working copy
     lo, med, hi = _percentiles(np.bincount(work.ravel(), minlength=256), (0.0001, 0.5, 0.9999))
+    if step > 1 and side == WORK_SIDE_LARGE:  # a large photo, where a digit may be small and its
+        # pen a pixel wide: keep the inkiest pixel of each block rather than the mean, which fades it
+        work = _pool(gray, step, darkest=med - lo > hi - med)
+        lo, med, hi = _percentiles(np.bincount(work.ravel(), minlength=256), (0.0001, 0.5, 0.9999))
     ink = Ink(gray, factor, step, contrast=float(hi - lo))
     if ink.contrast < MIN_CONTRAST:
         return ink
@@ -182,6 +186,13 @@ def find_ink(gray: np.ndarray, factor: float = 1.0) -> Ink:
     ink.page = mask
     ink.mask, ink.boxes = _main_digit(ink.page)
     return ink
+
+
+def _pool(gray: np.ndarray, step: int, darkest: bool) -> np.ndarray:
+    """(H/step, W/step) min (or max) over step x step blocks; partial blocks at the edges dropped."""
+    h, w = gray.shape[0] // step * step, gray.shape[1] // step * step
+    blocks = gray[:h, :w].reshape(h // step, step, w // step, step)
+    return blocks.min(axis=(1, 3)) if darkest else blocks.max(axis=(1, 3))
 
 
 def _polarity(work: np.ndarray, lo: float, med: float, hi: float) -> tuple[bool, np.ndarray]:
