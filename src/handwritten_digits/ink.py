@@ -41,6 +41,7 @@ LINE_ASPECT = 8  # a line is at least this many times longer than thick
 LINE_WOBBLE = 1.5  # px (working scale): a printed line's middle strays no further from straight
 RULING_PERCENTILE = 10  # of a row's (column's) ink strength: high only where a line runs through all of it
 RULED_LINES = 3  # lines across the whole image: this many make ruled or squared paper
+BOX_SIDE = 0.8  # of the digit's extent along it: a box side (or ruled line) is at least this long
 LINE_SPAN = 0.9  # of the image side: a line this long is ruling; shorter ones must make a box
 SMALL_MASK = 24  # px (working scale): ink this small has its fill measured at full resolution
 PIECE_REACH = 0.3  # of the main component's size: pieces this close belong to the same digit
@@ -311,6 +312,9 @@ def _remove_lines(mask: np.ndarray) -> tuple[np.ndarray, int]:
     rs = _bbox(rest)
     if rs is None:  # nothing but lines: leave them for the abstention rules
         return mask, 0
+    # a box's sides span the digit they enclose: shorter runs are the digit's own straight strokes
+    horiz = _longer_than(horiz, BOX_SIDE * (rs[1].stop - rs[1].start), 1)
+    vert = _longer_than(vert, BOX_SIDE * (rs[0].stop - rs[0].start), 0)
     removed = np.zeros_like(mask)
     count = 0
     for cand, other, along in ((horiz, vert, 1), (vert, horiz, 0)):
@@ -338,6 +342,16 @@ def _remove_lines(mask: np.ndarray) -> tuple[np.ndarray, int]:
     bridge_h = ndimage.binary_closing(kept, np.ones((1, 9), bool)) & removed
     log.debug("removed %d line(s)", count)
     return kept | bridge_v | bridge_h, count
+
+
+def _longer_than(cand: np.ndarray, length: float, along: int) -> np.ndarray:
+    labels, n = ndimage.label(cand, EIGHT)
+    if n == 0:
+        return cand
+    keep = np.zeros(n + 1, bool)
+    for i, sl in enumerate(ndimage.find_objects(labels), 1):
+        keep[i] = sl[along].stop - sl[along].start >= length
+    return keep[labels]
 
 
 def _straight_only(cand: np.ndarray, along: int) -> np.ndarray:
