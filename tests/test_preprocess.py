@@ -245,6 +245,17 @@ def test_faint_pencil_is_ink_not_blank() -> None:
     assert prep.reason is None and prep.ink.mask is not None
 
 
+def test_closed_box_around_a_one_is_removed() -> None:
+    img = Image.new("L", (640, 480), 225)
+    d = ImageDraw.Draw(img)
+    d.rectangle((260, 150, 360, 330), outline=70, width=3)  # a form's box ...
+    d.line([(315, 180), (305, 300)], fill=30, width=8)  # ... around a 1, a straight stroke itself
+    prep = prepare(img)
+    assert prep.ink.lines >= 4
+    x, y, w, h = prep.ink.box(prep.ink.mask)
+    assert w < 40 and 110 < h < 140  # the 1 alone
+
+
 def test_table_beyond_the_page_edge_is_not_ink() -> None:
     img = draw_seven(size=(640, 480), box=(200, 120, 260, 220), width=6)
     ImageDraw.Draw(img).polygon([(560, 480), (640, 330), (640, 480)], fill=60)  # the table, a corner

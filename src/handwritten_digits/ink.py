@@ -41,6 +41,9 @@ LINE_ASPECT = 8  # a line is at least this many times longer than thick
 LINE_WOBBLE = 1.5  # px (working scale): a printed line's middle strays no further from straight
 RULING_PERCENTILE = 10  # of a row's (column's) ink strength: high only where a line runs through all of it
 RULED_LINES = 3  # lines across the whole image: this many make ruled or squared paper
+MIN_FRAME = 10  # px (working scale): smaller components are never a printed box around a digit
+FRAME_SIDE = 0.9  # of each side of its bounding box: inked this much, a component is a closed box
+FRAME_MARGIN = 0.15  # of its size: a box is empty this far inside its sides
 BOX_SIDE = 0.8  # of the digit's extent along it: a box side (or ruled line) is at least this long
 LINE_SPAN = 0.9  # of the image side: a line this long is ruling; shorter ones must make a box
 SMALL_MASK = 24  # px (working scale): ink this small has its fill measured at full resolution
@@ -180,8 +183,9 @@ def find_ink(gray: np.ndarray, factor: float = 1.0) -> Ink:
         return ink
     mask = _drop_specks(_drop_border_solids(mask))
     if max(mask.shape) >= MIN_LINED_SIDE:
+        mask, framed = _remove_frames(mask)
         mask, boxed = _remove_lines(mask)
-        ink.lines += boxed
+        ink.lines += framed + boxed
         if boxed:
             mask = _drop_specks(mask)
     ink.page = mask
@@ -296,6 +300,30 @@ def _low(a: np.ndarray, axis: int) -> np.ndarray:
     """The RULING_PERCENTILE-th value along `axis` (a partial sort: this runs on every image)."""
     k = int(RULING_PERCENTILE / 100 * (a.shape[axis] - 1))
     return np.take(np.partition(a, k, axis=axis), k, axis=axis)
+
+
+def _remove_frames(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """Delete closed printed boxes around a digit: a component whose bounding box is inked along
+    nearly all of its four sides, empty inside, and holding other ink there. A hand-drawn 0 touches
+    its box only at four points; a box line touched by the digit is left to `_remove_lines`."""
+    labels, n = ndimage.label(mask, EIGHT)
+    out, count = mask, 0
+    for i, sl in enumerate(ndimage.find_objects(labels), 1):
+        comp = labels[sl] == i
+        h, w = comp.shape
+        if min(h, w) < MIN_FRAME:
+            continue
+        sides = (comp[:2].any(0).mean(), comp[-2:].any(0).mean(), comp[:, :2].any(1).mean(),
+                 comp[:, -2:].any(1).mean())
+        my, mx = max(2, round(FRAME_MARGIN * h)), max(2, round(FRAME_MARGIN * w))
+        if min(sides) < FRAME_SIDE or comp[my:-my, mx:-mx].any():
+            continue
+        inside = (slice(sl[0].start + my, sl[0].stop - my), slice(sl[1].start + mx, sl[1].stop - mx))
+        if not (mask[inside] & (labels[inside] != i)).any():  # nothing in it: not a frame around a digit
+            continue
+        out = out & (labels != i)
+        count += 4
+    return out, count
 
 
 def _remove_lines(mask: np.ndarray) -> tuple[np.ndarray, int]:
