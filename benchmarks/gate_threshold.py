@@ -45,10 +45,11 @@ def main() -> None:
     for start in range(0, len(rows), 256):
         chunk = rows[start:start + 256]
         preds = rec.predict_many([str(args.data / r["file"]) for r in chunk])
-        images = np.stack([p.model_input for p in preds])
+        kept = [(r, p) for r, p in zip(chunk, preds, strict=True) if p.model_input is not None]
+        images = np.stack([p.model_input for _, p in kept])
         prob += rec.not_digit(images).tolist()
-        base += [p.reason is not None for p in preds]
-        group += [r["set"] if r["kind"] == "digit" else "negatives" for r in chunk]
+        base += [p.reason is not None for _, p in kept]
+        group += [r["set"] if r["kind"] == "digit" else "negatives" for r, _ in kept]
     prob_a, base_a, group_a = np.array(prob), np.array(base), np.array(group)
     table = []
     for t in CANDIDATES:
@@ -57,6 +58,8 @@ def main() -> None:
                                    for g in sorted(set(group))}
         table.append(row)
         print(row)
+    if "good" not in group_a or "negatives" not in group_a:
+        raise SystemExit(f"{args.data}: needs the 'good' and 'negatives' sets")
     ok = [r for r in table if r["good_abstained"] <= TARGET_GOOD_ABSTAINED]
     # most negatives caught; among equals the highest threshold, which loses the fewest digits
     chosen = max(ok, key=lambda r: (r["negatives_abstained"], r["threshold"]))["threshold"] if ok \

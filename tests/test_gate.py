@@ -81,3 +81,15 @@ def test_shipped_gate_abstains_on_handwritten_letters_not_digits() -> None:
     digits = [rec.predict(_glyph_photo(f, c)).digit == int(c) for f in HANDWRITING for c in "0123456789"]
     assert sum(r == "not_a_digit" for r in letters) >= 0.6 * len(letters)
     assert sum(digits) >= 15
+
+
+@pytest.mark.parametrize("entry", [None, {}, [1], {"model": "fast-cnn", "threshold": None},
+                                   {"model": "nope", "threshold": 0.9}])
+def test_malformed_gate_entry_is_a_model_error(tiny_run: Path, tmp_path: Path, entry: object) -> None:
+    from handwritten_digits.errors import ModelError
+    path = attach(tiny_run, fixed_gate(not_digit=True), tmp_path / "gated")
+    meta = json.loads(path.with_suffix(".json").read_text())
+    meta["gate"] = entry
+    path.with_suffix(".json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="gate"):
+        load_model(path)

@@ -302,3 +302,17 @@ def test_paper_noise_is_blank() -> None:
     paper = np.clip(rng.normal(220, 4, (300, 400)), 0, 255).astype(np.uint8)
     ink = find_ink(paper)
     assert ink.mask is None or ink.mask.sum() < 10
+
+
+def test_empty_array_is_a_clear_error() -> None:
+    with pytest.raises(ImageError, match="empty image"):
+        prepare(np.zeros((0, 0), np.uint8))
+
+
+def test_tightly_cropped_digit_keeps_its_ink() -> None:
+    a = np.asarray(draw_seven(size=(300, 300), box=(60, 40, 240, 260), width=14))
+    ink = a < 128
+    rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
+    prep = prepare(a[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1])  # the 7 touches every side
+    assert prep.reason is None
+    assert prep.ink.shape(prep.ink.mask).extent > 0.95

@@ -59,4 +59,20 @@ def test_predict_sees_a_two_stroke_four_as_one_digit() -> None:
     d.line([(140, 60), (110, 170), (165, 170)], fill=30, width=9)  # the arm ...
     d.line([(178, 100), (178, 250)], fill=30, width=9)  # ... and the stem, a few px to its right
     prep = prepare(img)
-    assert digit_reason(prep.ink) != "multiple_digits"
+    assert digit_reason(prep.ink) is None
+
+
+def test_tightly_cropped_number_is_read_whole() -> None:
+    from PIL import ImageFont
+
+    from handwritten_digits import Recognizer
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 110)
+    rec = Recognizer.load()
+    for text in ("1414", "2024", "1111"):
+        img = Image.new("L", (600, 200), 235)
+        ImageDraw.Draw(img).text((10, 100), text, fill=20, font=font, anchor="lm")
+        a = np.asarray(img)
+        ink = a < 128
+        rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
+        tight = a[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]  # no margin: the ink touches every side
+        assert rec.read(tight).text == text

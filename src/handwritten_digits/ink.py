@@ -40,7 +40,9 @@ MIN_LINED_SIDE = 64  # px: smaller images are tiles, never photographed ruled pa
 LINE_ASPECT = 8  # a line is at least this many times longer than thick
 LINE_WOBBLE = 1.5  # px (working scale): a printed line's middle strays no further from straight
 RULING_PERCENTILE = 10  # of a row's (column's) ink strength: high only where a line runs through all of it
-RULED_LINES = 3  # lines across the whole image: this many make ruled or squared paper
+RULED_LINES = 3  # lines across the whole image: this many make ruled or squared paper ...
+RULE_THICK, RULE_THICK_FRAC = 4, 0.025  # ... when none is thicker than this (px, of the side) ...
+RULE_EVEN = 0.5  # ... and the gaps between them vary by at most this fraction of their mean
 MIN_FRAME = 10  # px (working scale): smaller components are never a printed box around a digit
 FRAME_SIDE = 0.9  # of each side of its bounding box: inked this much, a component is a closed box
 FRAME_MARGIN = 0.15  # of its size: a box is empty this far inside its sides
@@ -288,12 +290,27 @@ def _erase_ruling(fg: np.ndarray) -> tuple[np.ndarray, int]:
     by the threshold it would be -- and the digit's own ink where it crosses the line survives."""
     rows = _low(fg, axis=1)
     cols = _low(fg, axis=0)
-    # ruled or squared paper has many such lines (and may add a margin line the other way); one or
-    # two are a form's box, left to `_remove_lines`, which knows boxes
+    # ruled or squared paper has many thin, evenly spaced lines (and may add a margin line the other
+    # way); one or two lines are a form's box, left to `_remove_lines`, and the upright strokes of a
+    # tightly cropped 1111 are thick or uneven
     counts = [ndimage.label(p > MIN_CONTRAST / 2)[1] for p in (rows, cols)]
-    if max(counts) < RULED_LINES:
+    if not (_ruled(rows) or _ruled(cols)):
         return fg, 0
     return np.clip(fg - rows[:, None] - cols[None, :], 0.0, None), sum(counts)
+
+
+def _ruled(profile: np.ndarray) -> bool:
+    """Whether a row (column) profile holds ruled lines: RULED_LINES or more, thin, evenly spaced."""
+    labels, n = ndimage.label(profile > MIN_CONTRAST / 2)
+    if n < RULED_LINES:
+        return False
+    sl = ndimage.find_objects(labels)
+    widths = np.array([s[0].stop - s[0].start for s in sl])
+    centres = np.array([(s[0].start + s[0].stop) / 2 for s in sl])
+    gaps = np.diff(centres)
+    thin = widths.max() <= max(RULE_THICK, RULE_THICK_FRAC * len(profile))
+    even = gaps.std() <= RULE_EVEN * gaps.mean()
+    return bool(thin and even)
 
 
 def _low(a: np.ndarray, axis: int) -> np.ndarray:
@@ -459,17 +476,35 @@ def _main_digit(page: np.ndarray) -> tuple[np.ndarray | None, list[tuple[int, in
 
 
 def _drop_border_solids(mask: np.ndarray) -> np.ndarray:
-    """Remove regions that run along the image border: the table beyond the page's edge, a dark frame,
-    a shadow's edge. A stroke leaving the frame crosses the border over its own width; such a region
-    lies along it for BORDER_CONTACT of the side or more."""
+    """Remove regions that run along the image border -- the table beyond the page's edge, a dark
+    frame, a shadow's edge -- when there is writing away from the border. A stroke leaving the frame
+    crosses the border over its own width; such a region lies along it for BORDER_CONTACT of the side
+    or more. A tightly cropped digit or number touches the border everywhere and is all there is:
+    nothing is removed then."""
     labels, n = ndimage.label(mask, EIGHT)
     if n == 0:
         return mask
-    border = np.concatenate([labels[0], labels[-1], labels[1:-1, 0], labels[1:-1, -1]])
-    contact = np.bincount(border, minlength=n + 1)
-    contact[0] = 0
-    along = contact >= max(MIN_CONTACT, BORDER_CONTACT * max(mask.shape))
-    return mask & ~along[labels] if along.any() else mask
+    boxes = ndimage.find_objects(labels)
+    heights = np.array([0] + [b[0].stop - b[0].start for b in boxes])
+    widths = np.array([0] + [b[1].stop - b[1].start for b in boxes])
+    least = max(MIN_CONTACT, BORDER_CONTACT * max(mask.shape))
+    along = np.zeros(n + 1, bool)
+    contact = np.zeros(n + 1, int)
+    # lying along a side means touching it longer than reaching away from it (a stroke that
+    # leaves the frame reaches far in, a wedge of table does not)
+    for edge, reach in ((labels[0], heights), (labels[-1], heights), (labels[:, 0], widths),
+                        (labels[:, -1], widths)):
+        touch = np.bincount(edge, minlength=n + 1)
+        touch[0] = 0
+        contact += touch
+        along |= (touch >= least) & (touch >= reach)
+    if not along.any():
+        return mask
+    areas = np.bincount(labels.ravel(), minlength=n + 1)
+    inner = (contact == 0) & (areas >= MIN_SPECK) & (np.arange(n + 1) > 0)
+    if not inner.any() or areas[inner].max() < SPECK_FRAC * areas[1:].max():
+        return mask  # no writing off the border: the border ink is the writing
+    return mask & ~along[labels]
 
 
 def _drop_specks(mask: np.ndarray, frac: float = SPECK_FRAC) -> np.ndarray:

@@ -22,7 +22,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from handwritten_digits.errors import ModelError
+from handwritten_digits.errors import DigitsError, ModelError
 from handwritten_digits.fileio import atomic_path, write_json
 from handwritten_digits.models import create_model, get_entry
 
@@ -124,8 +124,7 @@ def load_model(spec: str | os.PathLike | None = None, device: str | torch.device
         from handwritten_digits.models.ensemble import load_ensemble
         return load_ensemble(weights, meta, device)
     model = create_model(meta["model"], **meta.get("model_args", {}))
-    gate = create_model(meta["gate"]["model"], **meta["gate"].get("model_args", {})) \
-        if "gate" in meta else None
+    gate = _gate(weights, meta["gate"]) if "gate" in meta else None
     try:
         state = load_file(str(weights))
         model.load_state_dict({k: v for k, v in state.items() if not k.startswith(GATE_PREFIX)})
@@ -140,6 +139,20 @@ def load_model(spec: str | os.PathLike | None = None, device: str | torch.device
     if gate is not None:  # the "not a digit" gate (handwritten_digits.gate), shipped in the same file
         extra["gate"] = gate.to(device).to(memory_format=torch.channels_last).eval()
     return LoadedModel(model, meta, weights, extra)
+
+
+def _gate(weights: Path, spec: Any) -> nn.Module:
+    """The "not a digit" gate a sidecar describes; a malformed description is a ModelError."""
+    ok = isinstance(spec, dict) and isinstance(spec.get("model"), str) \
+        and isinstance(spec.get("model_args", {}), dict) \
+        and isinstance(spec.get("threshold"), int | float) and 0.0 <= spec["threshold"] <= 1.0
+    if not ok:
+        raise ModelError(f"{weights.with_suffix('.json')}: malformed 'gate' entry (needs a model name, "
+                         "model_args and a threshold between 0 and 1)")
+    try:
+        return create_model(spec["model"], **spec.get("model_args", {}))
+    except (DigitsError, TypeError) as e:
+        raise ModelError(f"{weights.with_suffix('.json')}: gate cannot be built ({e})") from None
 
 
 def latest_run_pointer() -> Path:

@@ -20,6 +20,7 @@ MIN_HEIGHT = 0.3  # of the tallest glyph: shorter glyphs (dots, dashes, specks) 
 SPLIT_ASPECT = 1.25  # width / height above which a glyph may be two or more touching digits
 SPLIT_WIDTH = 1.75  # of the number's typical digit width: narrower glyphs are never split
 MIN_GLYPHS_FOR_WIDTH = 3  # glyphs needed before their median width is trusted as one digit's
+MIN_TYPICAL = 0.5  # of the median glyph height: the typical digit width is at least this
 MERGE_NARROW = 0.6  # of the typical width: both pieces narrower than this ...
 MERGE_GAP = 0.25  # ... closer than this ...
 MERGE_WIDTH = 1.1  # ... and together no wider than this are one digit written in two strokes
@@ -130,7 +131,9 @@ def segment(page: np.ndarray, classify: Classify) -> list[Glyph]:
     if len(found) > MAX_DIGITS:
         return found[:MAX_DIGITS + 1]
     # with several glyphs, the median width is one digit's (most digits of a number do not touch)
-    typical = float(np.median([g.width for g in found])) if len(found) >= MIN_GLYPHS_FOR_WIDTH else None
+    # (at least half a digit's height: a number of upright 1s says little about a digit's width)
+    typical = max(float(np.median([g.width for g in found])), MIN_TYPICAL * float(np.median(
+        [g.height for g in found]))) if len(found) >= MIN_GLYPHS_FOR_WIDTH else None
     if typical is not None:
         found = merge_strokes(found, typical)
     out: list[Glyph] = []
