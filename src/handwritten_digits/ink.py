@@ -350,6 +350,10 @@ def _remove_lines(mask: np.ndarray) -> tuple[np.ndarray, int]:
     # thicken across the line first so a slightly tilted line still holds a straight run
     horiz = _long_runs(ndimage.maximum_filter1d(mask, 3, axis=0), lh, axis=1) & mask
     vert = _long_runs(ndimage.maximum_filter1d(mask, 3, axis=1), lv, axis=0) & mask
+    # without runs both ways there are no box corners, and only a run across the image is a line
+    if not (horiz.any() and vert.any()) and \
+            np.count_nonzero(horiz.any(0)) < LINE_SPAN * w and np.count_nonzero(vert.any(1)) < LINE_SPAN * h:
+        return mask, 0
     horiz, vert = _straight_only(horiz, 1), _straight_only(vert, 0)  # the corners a box side
     if not horiz.any() and not vert.any():  # needs are printed lines too, not a digit's strokes
         return mask, 0
