@@ -316,3 +316,15 @@ def test_tightly_cropped_digit_keeps_its_ink() -> None:
     prep = prepare(a[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1])  # the 7 touches every side
     assert prep.reason is None
     assert prep.ink.shape(prep.ink.mask).extent > 0.95
+
+
+def test_crop_leaves_out_a_close_neighbour() -> None:
+    img = Image.new("L", (600, 360), 230)  # worked on at a third of its size
+    d = ImageDraw.Draw(img)
+    d.line([(200, 60), (200, 300)], fill=20, width=14)  # a 1 ...
+    d.line([(220, 60), (220, 300)], fill=20, width=14)  # ... and its neighbour, 6 px away
+    ink = find_ink(np.asarray(img))
+    labels, n = ndimage.label(ink.page)
+    assert n == 2
+    crop = ink.crop(labels == labels[100 // ink.step, 200 // ink.step])
+    assert crop is not None and crop.shape[1] <= 16  # the first stroke's width, not both

@@ -93,6 +93,10 @@ class Ink:
         if sl is None or self.bg is None:
             return None
         near = ndimage.binary_dilation(mask[sl], EIGHT, iterations=2)  # keep the anti-aliased rim
+        if self.page is not None:  # ... but not the rim of a neighbour (the next digit of a number)
+            others = self.page[sl] & ~mask[sl]
+            if others.any():
+                near &= ~ndimage.binary_dilation(others, EIGHT) | mask[sl]
         s = self.step
         ys, xs = sl
         y0, y1 = ys.start * s, min(ys.stop * s, self.gray.shape[0])
