@@ -164,3 +164,17 @@ def test_two_digits_are_multiple_for_predict(mnist_recognizer: Recognizer, mnist
     x, _ = mnist_test
     p = mnist_recognizer.predict(on_paper([x[0], x[1]]))
     assert p.digit is None and p.reason == "multiple_digits"
+
+
+def test_a_bold_eight_is_not_a_dot() -> None:
+    from PIL import ImageDraw
+
+    from handwritten_digits.preprocess import prepare
+    from handwritten_digits.recognize import shape_reason
+    img = Image.new("L", (640, 480), 225)
+    d = ImageDraw.Draw(img)
+    d.ellipse((290, 180, 350, 235), outline=25, width=22)  # a heavy pen fills most of the 8's box
+    d.ellipse((285, 225, 355, 290), outline=25, width=24)
+    shape = prepare(img).ink.shape(prepare(img).ink.mask)
+    assert shape.fill > 0.6 and shape.holes > 0.05  # solid enough to look like a dot, but it has holes
+    assert shape_reason(shape) is None

@@ -68,6 +68,7 @@ class Shape:
     extent: float = 0.0  # of the image side: the larger of height and width fraction
     solid: float = 0.0  # of the contrast: how far the background under the ink departs from the
     # paper around it -- a digit's inside is paper, a photographed object's is not
+    holes: float = 0.0  # enclosed paper, as a fraction of the ink's area (an 8 has two holes, a dot none)
 
 
 @dataclass
@@ -127,9 +128,10 @@ class Ink:
             box = None if solid is None else _bbox(solid)
             if box is not None:
                 fill = float(np.count_nonzero(solid)) / solid[box].size
+        holes = int(np.count_nonzero(ndimage.binary_fill_holes(mask[sl]))) - int(np.count_nonzero(mask[sl]))
         return Shape(area / mask.size, fill, w / h, ndimage.label(mask, EIGHT)[1],
                      float(np.sqrt(max(ev[0], 0) / max(ev[1], 1e-9))), touches, len(self.boxes),
-                     max(h / H, w / W), self._solid(sl))
+                     max(h / H, w / W), self._solid(sl), holes / max(area, 1))
 
     def _solid(self, sl: tuple[slice, slice], pad: int = 3) -> float:
         """Background under the box vs the paper in a ring around it, as a fraction of the contrast."""

@@ -36,6 +36,7 @@ MIN_EXTENT = 0.012  # of the image side: smaller ink is a speck, not a digit (a 
 # 2000-px photo is 1.5%)
 DOT = (0.6, 0.5, 2.0, 0.25)  # fill of its box above, aspect between, extent below: a solid dot (a
 # bold MNIST digit fills 0.6-0.67 of its box but spans 70% of its tile)
+DOT_HOLES = 0.05  # of its area: a dot encloses no paper; a bold 0, 6, 8 or 9 that fills its box does
 LINE_THINNESS = 0.06  # minor/major spread below this, spanning the image: a line across it
 MAX_ASPECT = 2.0  # a single digit is never this much wider than tall
 SIDE_BY_SIDE = 0.6  # of the tallest: glyphs this tall side by side are several digits ...
@@ -108,7 +109,8 @@ def shape_reason(shape: Shape, alone: bool = True) -> str | None:
         return "not_a_digit"
     if shape.pieces > MAX_PIECES or alone and shape.aspect > MAX_ASPECT:
         return "not_a_digit"
-    if shape.fill > DOT[0] and DOT[1] <= shape.aspect <= DOT[2] and shape.extent < DOT[3]:
+    if shape.fill > DOT[0] and DOT[1] <= shape.aspect <= DOT[2] and shape.extent < DOT[3] \
+            and shape.holes < DOT_HOLES:
         return "not_a_digit"
     if shape.solid > MAX_SOLID:
         return "not_a_digit"
