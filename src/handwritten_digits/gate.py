@@ -40,8 +40,8 @@ from handwritten_digits.preprocess import prepare
 log = logging.getLogger(__name__)
 
 GATE_MODEL, GATE_ARGS = "fast-cnn", {"num_classes": 2, "width": 16}
-THRESHOLD = 0.9  # P(not a digit) above this abstains: chosen on the real-world tune split by
-# benchmarks/gate_threshold.py (most negatives caught with <= 1.5% of good-condition digits abstained)
+THRESHOLD = 0.95  # P(not a digit) above this abstains: chosen on the real-world tune split by
+# benchmarks/gate_threshold.py (negatives caught minus digits lost, good digits abstained <= 1.5%)
 # Printed fonts for letters and for the matching digits. The real-world benchmark draws its letters
 # from handwriting fonts and three DejaVu faces; none of those are used here.
 FONT_DIR = Path("/usr/share/fonts/truetype")
