@@ -48,11 +48,15 @@ def main() -> None:
         chunk = rows[start:start + 256]
         preds = rec.predict_many([str(args.data / r["file"]) for r in chunk])
         kept = [(r, p) for r, p in zip(chunk, preds, strict=True) if p.model_input is not None]
+        if not kept:
+            continue
         images = np.stack([p.model_input for _, p in kept])
         prob += rec.not_digit(images).tolist()
         base += [p.reason is not None for _, p in kept]
         group += [r["set"] if r["kind"] == "digit" else "negatives" for r, _ in kept]
     prob_a, base_a, group_a = np.array(prob), np.array(base), np.array(group)
+    if "good" not in group_a or "negatives" not in group_a:
+        raise SystemExit(f"{args.data}: needs the 'good' and 'negatives' sets")
     table = []
     for t in CANDIDATES:
         out = base_a | (prob_a > t)
@@ -62,8 +66,6 @@ def main() -> None:
         row["utility"] = round(row["negatives_abstained"] - row["digits_abstained"], 4)
         table.append(row)
         print(row)
-    if "good" not in group_a or "negatives" not in group_a:
-        raise SystemExit(f"{args.data}: needs the 'good' and 'negatives' sets")
     ok = [r for r in table if r["good_abstained"] <= TARGET_GOOD_ABSTAINED]
     # negatives caught minus digits lost (good, bad and font digits pooled); among thresholds within
     # TIE of the best (a couple of images on a tune set) the highest, which loses the fewest digits

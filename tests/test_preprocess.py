@@ -256,6 +256,15 @@ def test_closed_box_around_a_one_is_removed() -> None:
     assert w < 40 and 110 < h < 140  # the 1 alone
 
 
+def test_small_digit_beside_a_wide_table_edge() -> None:
+    img = draw_seven(size=(640, 480), box=(370, 186, 430, 294), width=5, paper=215)
+    ImageDraw.Draw(img).polygon([(0, 0), (150, 0), (90, 479), (0, 479)], fill=50)  # the table
+    prep = prepare(img)
+    assert prep.reason is None
+    x, y, w, h = prep.ink.box(prep.ink.mask)
+    assert abs(x - 367) < 10 and w < 80  # the 7, not the table
+
+
 def test_table_beyond_the_page_edge_is_not_ink() -> None:
     img = draw_seven(size=(640, 480), box=(200, 120, 260, 220), width=6)
     ImageDraw.Draw(img).polygon([(560, 480), (640, 330), (640, 480)], fill=60)  # the table, a corner

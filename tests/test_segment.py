@@ -76,3 +76,15 @@ def test_tightly_cropped_number_is_read_whole() -> None:
         rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
         tight = a[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]  # no margin: the ink touches every side
         assert rec.read(tight).text == text
+
+
+def test_closely_spaced_ones_stay_apart() -> None:
+    from handwritten_digits import Recognizer
+    rec = Recognizer.load()
+    for gap in (12, 20):
+        img = Image.new("L", (80 + 4 * (10 + gap), 300), 235)
+        d = ImageDraw.Draw(img)
+        for k in range(4):
+            x = 40 + k * (10 + gap)
+            d.line([(x, 50), (x, 250)], fill=20, width=10)  # upright 1s, 200 px tall, 10 px wide
+        assert rec.read(np.asarray(img)).text == "1111"

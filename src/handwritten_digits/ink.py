@@ -511,8 +511,9 @@ def _drop_border_solids(mask: np.ndarray) -> np.ndarray:
     if not along.any():
         return mask
     areas = np.bincount(labels.ravel(), minlength=n + 1)
-    inner = (contact == 0) & (areas >= MIN_SPECK) & (np.arange(n + 1) > 0)
-    if not inner.any() or areas[inner].max() < SPECK_FRAC * areas[1:].max():
+    real = np.arange(n + 1) > 0
+    inner = (contact == 0) & (areas >= MIN_SPECK) & real
+    if not inner.any() or areas[inner].max() < SPECK_FRAC * areas[real & ~along].max():
         return mask  # no writing off the border: the border ink is the writing
     return mask & ~along[labels]
 

@@ -131,11 +131,13 @@ def segment(page: np.ndarray, classify: Classify) -> list[Glyph]:
     if len(found) > MAX_DIGITS:
         return found[:MAX_DIGITS + 1]
     # with several glyphs, the median width is one digit's (most digits of a number do not touch)
-    # (at least half a digit's height: a number of upright 1s says little about a digit's width)
-    typical = max(float(np.median([g.width for g in found])), MIN_TYPICAL * float(np.median(
-        [g.height for g in found]))) if len(found) >= MIN_GLYPHS_FOR_WIDTH else None
-    if typical is not None:
-        found = merge_strokes(found, typical)
+    typical = None
+    if len(found) >= MIN_GLYPHS_FOR_WIDTH:
+        median = float(np.median([g.width for g in found]))
+        found = merge_strokes(found, median)  # pieces are judged against the glyphs as they are ...
+        # ... splits against at least half a digit's height: a number of upright 1s says little
+        # about how wide its other digits are
+        typical = max(median, MIN_TYPICAL * float(np.median([g.height for g in found])))
     out: list[Glyph] = []
     for g in found:
         out.extend(split_touching(g, classify, typical=typical))
