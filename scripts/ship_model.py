@@ -77,8 +77,10 @@ def card(meta: dict, history: list[dict], size: int, extra: str) -> str:
             "(`python -m benchmarks.gate_threshold`). On its own held-out tenth: "
             f"{gm.get('negatives_caught', 0):.1%} of negatives caught, {gm.get('digits_flagged', 0):.2%} "
             f"of digits flagged (at threshold {gm.get('at_threshold', 0.5)}).", ""]
-    if extra:
-        lines += ["", "## Measured on real-world style images", "", extra.strip()]
+    if extra:  # its headings go below this section's
+        notes = "\n".join("##" + line if line.startswith("#") else line
+                           for line in extra.strip().splitlines())
+        lines += ["", "## Measured on real-world style images", "", notes]
     return "\n".join(lines) + "\n"
 
 
