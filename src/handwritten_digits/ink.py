@@ -1,8 +1,9 @@
-"""Find the ink in a grayscale picture: polarity, background, threshold, specks, ruled and box lines.
+"""Find the ink in a grayscale picture: polarity, background, threshold, specks, the main digit.
 
 Everything here runs on a small working copy (at most WORK_SIDE px on the long side) so that a photo
 costs a few milliseconds; `Ink.crop` then cuts the chosen ink out of the full-resolution image,
-anti-aliased, with the background removed and the contrast normalised to [0, 1].
+anti-aliased, with the background removed and the contrast normalised to [0, 1]. Printed lines
+(ruled paper, form boxes) are `handwritten_digits.lines`' business.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 from scipy import ndimage
+
+from handwritten_digits.lines import MIN_LINED_SIDE, erase_ruling, remove_frames, remove_lines
+from handwritten_digits.masks import EIGHT, MIN_SPECK, SPECK_FRAC, bbox, drop_specks, stroke_width
 
 log = logging.getLogger(__name__)
 
@@ -32,26 +36,9 @@ MIN_STROKE_WINDOW = 10  # px: ... and than the thick strokes of an MNIST-size ti
 NOISE_SIGMAS = 5.0  # the threshold is at least this many robust sigmas above the background
 BORDER_CONTACT = 0.06  # of the long side: ink lying along the border this far is not writing
 MIN_CONTACT = 8  # px (working scale)
-SPECK_FRAC = 0.02  # components smaller than this fraction of the largest are specks
-MIN_SPECK = 3  # px (working scale): smaller components are always specks
-LINE_FRAC = 0.08  # of the image side: straight runs at least this long are line candidates
-LINE_OVERHANG = 0.1  # of the other ink's extent: a line sticks out this far on both sides of it
-MIN_LINED_SIDE = 64  # px: smaller images are tiles, never photographed ruled paper or forms
-LINE_ASPECT = 8  # a line is at least this many times longer than thick
-LINE_WOBBLE = 1.5  # px (working scale): a printed line's middle strays no further from straight
-RULING_PERCENTILE = 10  # of a row's (column's) ink strength: high only where a line runs through all of it
-RULED_LINES = 3  # lines across the whole image: this many make ruled or squared paper ...
-RULE_THICK, RULE_THICK_FRAC = 4, 0.025  # ... when none is thicker than this (px, of the side) ...
-RULE_EVEN = 0.5  # ... and the gaps between them vary by at most this fraction of their mean
-MIN_FRAME = 10  # px (working scale): smaller components are never a printed box around a digit
-FRAME_SIDE = 0.9  # of each side of its bounding box: inked this much, a component is a closed box
-FRAME_MARGIN = 0.15  # of its size: a box is empty this far inside its sides
-BOX_SIDE = 0.8  # of the digit's extent along it: a box side (or ruled line) is at least this long
-LINE_SPAN = 0.9  # of the image side: a line this long is ruling; shorter ones must make a box
 SMALL_MASK = 24  # px (working scale): ink this small has its fill measured at full resolution
 PIECE_REACH = 0.3  # of the main component's size: pieces this close belong to the same digit
 PIECE_FRAC = 0.06  # pieces smaller than this fraction of the main component are dropped
-EIGHT = np.ones((3, 3), bool)
 
 
 @dataclass
@@ -90,7 +77,7 @@ class Ink:
 
     def crop(self, mask: np.ndarray) -> np.ndarray | None:
         """(h, w) float32 in [0, 1]: the ink under `mask`, full resolution, tight around it."""
-        sl = _bbox(mask, pad=2)
+        sl = bbox(mask, pad=2)
         if sl is None or self.bg is None:
             return None
         near = ndimage.binary_dilation(mask[sl], EIGHT, iterations=2)  # keep the anti-aliased rim
@@ -107,12 +94,12 @@ class Ink:
         v = _foreground(self.gray[y0:y1, x0:x1], bg, self.invert)
         soft = _resize(near.astype(np.float32), size, Image.Resampling.NEAREST)
         fg = np.clip((v - self.floor) / max(self.level - self.floor, 1.0), 0.0, 1.0) * soft
-        tight = _bbox(fg > 0)
+        tight = bbox(fg > 0)
         return None if tight is None else fg[tight]
 
     def shape(self, mask: np.ndarray) -> Shape:
         """Statistics of the ink under `mask` that tell a digit from a dot, a line or a picture."""
-        sl = _bbox(mask)
+        sl = bbox(mask)
         if sl is None:
             return Shape()
         h, w = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
@@ -125,7 +112,7 @@ class Ink:
         if max(h, w) < SMALL_MASK and self.step > 1:  # strokes of a small digit merge at working
             crop = self.crop(mask)  # scale: judge its fill at full resolution, where they do not
             solid = None if crop is None else crop > 0.5
-            box = None if solid is None else _bbox(solid)
+            box = None if solid is None else bbox(solid)
             if box is not None:
                 fill = float(np.count_nonzero(solid)) / solid[box].size
         holes = int(np.count_nonzero(ndimage.binary_fill_holes(mask[sl]))) - int(np.count_nonzero(mask[sl]))
@@ -150,7 +137,7 @@ class Ink:
 
     def box(self, mask: np.ndarray) -> list[int]:
         """[x, y, w, h] of `mask` in the input image's pixels."""
-        sl = _bbox(mask)
+        sl = bbox(mask)
         if sl is None:
             return [0, 0, 0, 0]
         k = self.step * self.factor
@@ -172,12 +159,13 @@ def find_ink(gray: np.ndarray, factor: float = 1.0) -> Ink:
     ink = Ink(gray, factor, step, contrast=float(hi - lo))
     if ink.contrast < MIN_CONTRAST:
         return ink
-    ink.invert, ink.bg = _polarity(work, lo, med, hi)
+    sigma = _noise_sigma(work)  # gray levels
+    ink.invert, ink.bg = _polarity(work, lo, med, hi, clean=sigma <= CLEAN_NOISE)
     fg = _foreground(work, ink.bg, ink.invert)
     if max(work.shape) >= MIN_LINED_SIDE:
-        fg, ink.lines = _erase_ruling(fg)
+        fg, ink.lines = erase_ruling(fg)
     hist = np.bincount(fg.astype(np.uint8).ravel(), minlength=256)
-    noise = NOISE_SIGMAS * _noise_sigma(work)  # gray levels
+    noise = NOISE_SIGMAS * sigma
     ink.floor = _percentiles(hist, (0.25,))[0] + noise
     thr = max(_otsu(hist), ink.floor + MIN_CONTRAST / 2)
     mask = fg > thr
@@ -189,13 +177,13 @@ def find_ink(gray: np.ndarray, factor: float = 1.0) -> Ink:
     ink.level = float(np.percentile(fg[mask], 95))
     if ink.level - ink.floor < MIN_INK_LEVEL:
         return ink
-    mask = _drop_specks(_drop_border_solids(mask))
+    mask = drop_specks(_drop_border_solids(mask))
     if max(mask.shape) >= MIN_LINED_SIDE:
-        mask, framed = _remove_frames(mask)
-        mask, boxed = _remove_lines(mask)
+        mask, framed = remove_frames(mask)
+        mask, boxed = remove_lines(mask)
         ink.lines += framed + boxed
         if boxed:
-            mask = _drop_specks(mask)
+            mask = drop_specks(mask)
     ink.page = mask
     ink.mask, ink.boxes = _main_digit(ink.page)
     return ink
@@ -208,27 +196,28 @@ def _pool(gray: np.ndarray, step: int, darkest: bool) -> np.ndarray:
     return blocks.min(axis=(1, 3)) if darkest else blocks.max(axis=(1, 3))
 
 
-def _polarity(work: np.ndarray, lo: float, med: float, hi: float) -> tuple[bool, np.ndarray]:
+def _polarity(work: np.ndarray, lo: float, med: float, hi: float, clean: bool
+              ) -> tuple[bool, np.ndarray]:
     """(dark ink on light paper?, paper level). The paper is the majority, nearer the median; when the
     median sits mid-way (a shadow over half the page) the ink is what stands out of its background."""
     invert = med - lo > hi - med
     if min(med - lo, hi - med) > AMBIGUOUS * (hi - lo):
-        dark, light = _background(work, True), _background(work, False)
+        dark, light = _background(work, True, clean), _background(work, False, clean)
         out_dark = np.percentile(dark - work, 99.98)  # a small digit may be 0.05% of the page
         out_light = np.percentile(work - light, 99.98)
         return bool(out_dark > out_light), dark if out_dark > out_light else light
-    return bool(invert), _background(work, bool(invert))
+    return bool(invert), _background(work, bool(invert), clean)
 
 
-def _background(work: np.ndarray, invert: bool) -> np.ndarray:
+def _background(work: np.ndarray, invert: bool, clean: bool) -> np.ndarray:
     """(h, w) float32 paper level in gray units, flat when it barely varies.
 
     The lower (dark ink) or upper envelope of two estimates: a median over a coarse grid, which
     follows vignetting up to the borders and ignores paper texture but blurs a shadow's edge, and a
     grey closing (opening) by a window wider than any stroke at working scale, which keeps that edge
-    sharp but rides on the texture's peaks.
+    sharp but rides on the texture's peaks. `clean` (no pixel noise): look for flat paper first.
     """
-    flat = _flat_paper(work, invert)
+    flat = _flat_paper(work, invert) if clean else None
     if flat is not None:  # a canvas or a clean scan: thick strokes must not leak into a local estimate
         return np.full(work.shape, flat, np.float32)
     step = max(1, round(max(work.shape) / BG_SIDE))
@@ -244,14 +233,12 @@ def _background(work: np.ndarray, invert: bool) -> np.ndarray:
 
 
 def _flat_paper(work: np.ndarray, invert: bool) -> float | None:
-    """The paper level of a clean digital image (no pixel noise, flat paper side of a global Otsu
-    split), else None.
+    """The paper level when the paper side of a global Otsu split is flat, else None (only asked of
+    images without pixel noise: canvases and clean scans).
 
     Judged on the paper's own pixels, so a drawing whose strokes fill most of a median window (thick
     pen on a 280-px canvas) is still seen as ink on flat paper; photos always carry sensor noise and
     go through the local estimate, which follows shadows."""
-    if _noise_sigma(work) > CLEAN_NOISE:
-        return None
     hist = np.bincount(work.ravel(), minlength=256)
     t = _otsu(hist)
     paper = hist.copy()
@@ -261,10 +248,7 @@ def _flat_paper(work: np.ndarray, invert: bool) -> float | None:
         paper[int(t) + 1:] = 0
     if paper.sum() < 0.3 * hist.sum():
         return None
-    dark = work <= t if invert else work > t
-    b = np.pad(dark, 1)
-    edges = np.count_nonzero(b[:, 1:] != b[:, :-1]) + np.count_nonzero(b[1:, :] != b[:-1, :])
-    if 2.0 * np.count_nonzero(dark) / max(edges, 1) > STROKE_WINDOW * max(work.shape):
+    if stroke_width(work <= t if invert else work > t) > STROKE_WINDOW * max(work.shape):
         return None  # the "ink" side is too broad for strokes: a cast shadow over part of the page
     # the anti-aliased rims of the strokes fall on the paper side too: flat means most of it at one level
     mode = int(np.argmax(paper))
@@ -287,183 +271,6 @@ def _noise_sigma(work: np.ndarray) -> float:
     diff = np.abs(np.diff(work.astype(np.int16), axis=1)).astype(np.uint8)
     mad = _percentiles(np.bincount(diff.ravel(), minlength=256), (0.5,))[0]
     return mad / (0.6745 * np.sqrt(2.0))
-
-
-def _erase_ruling(fg: np.ndarray) -> tuple[np.ndarray, int]:
-    """Subtract printed lines that run across the whole image (ruled or squared paper) from the ink
-    strength: such a line is ink in nearly every pixel of its row or column, a digit never is, so a
-    low percentile along each row and column measures the line alone -- however faint or broken up
-    by the threshold it would be -- and the digit's own ink where it crosses the line survives."""
-    rows = _low(fg, axis=1)
-    cols = _low(fg, axis=0)
-    # ruled or squared paper has many thin, evenly spaced lines (and may add a margin line the other
-    # way); one or two lines are a form's box, left to `_remove_lines`, and the upright strokes of a
-    # tightly cropped 1111 are thick or uneven
-    counts = [ndimage.label(p > MIN_CONTRAST / 2)[1] for p in (rows, cols)]
-    if not (_ruled(rows) or _ruled(cols)):
-        return fg, 0
-    return np.clip(fg - rows[:, None] - cols[None, :], 0.0, None), sum(counts)
-
-
-def _ruled(profile: np.ndarray) -> bool:
-    """Whether a row (column) profile holds ruled lines: RULED_LINES or more, thin, evenly spaced."""
-    labels, n = ndimage.label(profile > MIN_CONTRAST / 2)
-    if n < RULED_LINES:
-        return False
-    sl = ndimage.find_objects(labels)
-    widths = np.array([s[0].stop - s[0].start for s in sl])
-    centres = np.array([(s[0].start + s[0].stop) / 2 for s in sl])
-    gaps = np.diff(centres)
-    thin = widths.max() <= max(RULE_THICK, RULE_THICK_FRAC * len(profile))
-    even = gaps.std() <= RULE_EVEN * gaps.mean()
-    return bool(thin and even)
-
-
-def _low(a: np.ndarray, axis: int) -> np.ndarray:
-    """The RULING_PERCENTILE-th value along `axis` (a partial sort: this runs on every image)."""
-    k = int(RULING_PERCENTILE / 100 * (a.shape[axis] - 1))
-    return np.take(np.partition(a, k, axis=axis), k, axis=axis)
-
-
-def _remove_frames(mask: np.ndarray) -> tuple[np.ndarray, int]:
-    """Delete closed printed boxes around a digit: a component whose bounding box is inked along
-    nearly all of its four sides, empty inside, and holding other ink there. A hand-drawn 0 touches
-    its box only at four points; a box line touched by the digit is left to `_remove_lines`."""
-    labels, n = ndimage.label(mask, EIGHT)
-    out, count = mask, 0
-    for i, sl in enumerate(ndimage.find_objects(labels), 1):
-        comp = labels[sl] == i
-        h, w = comp.shape
-        if min(h, w) < MIN_FRAME:
-            continue
-        sides = (comp[:2].any(0).mean(), comp[-2:].any(0).mean(), comp[:, :2].any(1).mean(),
-                 comp[:, -2:].any(1).mean())
-        my, mx = max(2, round(FRAME_MARGIN * h)), max(2, round(FRAME_MARGIN * w))
-        if min(sides) < FRAME_SIDE or comp[my:-my, mx:-mx].any():
-            continue
-        inside = (slice(sl[0].start + my, sl[0].stop - my), slice(sl[1].start + mx, sl[1].stop - mx))
-        if not (mask[inside] & (labels[inside] != i)).any():  # nothing in it: not a frame around a digit
-            continue
-        out = out & (labels != i)
-        count += 4
-    return out, count
-
-
-def _remove_lines(mask: np.ndarray) -> tuple[np.ndarray, int]:
-    """Delete long thin horizontal/vertical runs (ruled paper, grids, form boxes), keep the digit."""
-    h, w = mask.shape
-    lh, lv = max(12, round(LINE_FRAC * w)), max(12, round(LINE_FRAC * h))
-    # thicken across the line first so a slightly tilted line still holds a straight run
-    horiz = _long_runs(ndimage.maximum_filter1d(mask, 3, axis=0), lh, axis=1) & mask
-    vert = _long_runs(ndimage.maximum_filter1d(mask, 3, axis=1), lv, axis=0) & mask
-    # without runs both ways there are no box corners, and only a run across the image is a line
-    if not (horiz.any() and vert.any()) and \
-            np.count_nonzero(horiz.any(0)) < LINE_SPAN * w and np.count_nonzero(vert.any(1)) < LINE_SPAN * h:
-        return mask, 0
-    horiz, vert = _straight_only(horiz, 1), _straight_only(vert, 0)  # the corners a box side
-    if not horiz.any() and not vert.any():  # needs are printed lines too, not a digit's strokes
-        return mask, 0
-    rest = _drop_specks(mask & ~horiz & ~vert, frac=0.2)
-    rs = _bbox(rest)
-    if rs is None:  # nothing but lines: leave them for the abstention rules
-        return mask, 0
-    # a box's sides span the digit they enclose: shorter runs are the digit's own straight strokes
-    horiz = _longer_than(horiz, BOX_SIDE * (rs[1].stop - rs[1].start), 1)
-    vert = _longer_than(vert, BOX_SIDE * (rs[0].stop - rs[0].start), 0)
-    removed = np.zeros_like(mask)
-    count = 0
-    for cand, other, along in ((horiz, vert, 1), (vert, horiz, 0)):
-        lo, hi = rs[along].start, rs[along].stop
-        reach = max(2.0, LINE_OVERHANG * (hi - lo))
-        labels, n = ndimage.label(cand, EIGHT)
-        for i, sl in enumerate(ndimage.find_objects(labels), 1):
-            a, b = sl[along].start, sl[along].stop
-            piece = labels[sl] == i
-            thin = piece.sum() * LINE_ASPECT <= (b - a) * (b - a) and _straight(piece, along)
-            outside = a <= lo - reach and b >= hi + reach  # sticks out on both sides of the digit
-            spans = b - a >= LINE_SPAN * mask.shape[along]  # ruled or grid paper
-            # a side of a form box beside the digit (the comb's other cells) need not stick out
-            across = sl[1 - along]
-            beside = across.stop <= rs[1 - along].start + 1 or across.start >= rs[1 - along].stop - 1
-            ruled = outside and (spans or _corners(sl, other, along, open_ends=True))
-            if thin and (ruled or beside and _corners(sl, other, along)):
-                removed[sl] |= piece
-                count += 1
-    if not count:
-        return mask, 0
-    kept = mask & ~removed
-    # give back the digit's pixels under a line: ink on both sides of it, across the line
-    bridge_v = ndimage.binary_closing(kept, np.ones((9, 1), bool)) & removed
-    bridge_h = ndimage.binary_closing(kept, np.ones((1, 9), bool)) & removed
-    log.debug("removed %d line(s)", count)
-    return kept | bridge_v | bridge_h, count
-
-
-def _longer_than(cand: np.ndarray, length: float, along: int) -> np.ndarray:
-    labels, n = ndimage.label(cand, EIGHT)
-    if n == 0:
-        return cand
-    keep = np.zeros(n + 1, bool)
-    for i, sl in enumerate(ndimage.find_objects(labels), 1):
-        keep[i] = sl[along].stop - sl[along].start >= length
-    return keep[labels]
-
-
-def _straight_only(cand: np.ndarray, along: int) -> np.ndarray:
-    labels, n = ndimage.label(cand, EIGHT)
-    if n == 0:
-        return cand
-    keep = np.zeros(n + 1, bool)
-    for i, sl in enumerate(ndimage.find_objects(labels), 1):
-        keep[i] = _straight(labels[sl] == i, along)
-    return keep[labels]
-
-
-def _straight(piece: np.ndarray, along: int) -> bool:
-    """Whether a run of ink is straight, as printed lines are even when tilted or seen in perspective:
-    its middle across the line stays within LINE_WOBBLE px of a straight fit (the arc of a 0 does not)."""
-    across = np.nonzero(piece)[1 - along].astype(np.float64)
-    pos = np.nonzero(piece)[along].astype(np.float64)
-    if len(np.unique(pos)) < 3:
-        return True
-    centres = np.bincount(pos.astype(int), weights=across) / np.maximum(np.bincount(pos.astype(int)), 1)
-    keep = np.bincount(pos.astype(int)) > 0
-    x, y = np.nonzero(keep)[0].astype(np.float64), centres[keep]
-    fit = np.polyval(np.polyfit(x, y, 1), x)
-    return float(np.abs(y - fit).max()) <= LINE_WOBBLE
-
-
-def _long_runs(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
-    """Pixels in straight runs of at least `length` along `axis` (a binary opening by a line)."""
-    structure = np.zeros((3, 3), bool)
-    structure[1, :] = axis == 1
-    structure[:, 1] |= axis == 0
-    labels, n = ndimage.label(mask, structure)
-    if n == 0:
-        return mask
-    sizes = np.bincount(labels.ravel())
-    sizes[0] = 0
-    return (sizes >= length)[labels]
-
-
-def _corners(sl: tuple[slice, slice], other: np.ndarray, along: int, tol: int = 3,
-             open_ends: bool = False) -> bool:
-    """Whether a perpendicular line meets this one at both ends, as the sides of a box do; with
-    `open_ends`, one end at the image border counts too (the box goes on beyond the frame)."""
-    ys, xs = sl
-    ends = ((xs.start, xs.start), (xs.stop - 1, xs.stop - 1)) if along == 1 else \
-        ((ys.start, ys.start), (ys.stop - 1, ys.stop - 1))
-    for end, _ in ends:
-        if open_ends and (end <= tol or end >= other.shape[along] - 1 - tol):
-            open_ends = False  # one end may leave the frame, not both (that is `spans`' case)
-            continue
-        if along == 1:
-            win = other[max(ys.start - tol, 0):ys.stop + tol, max(end - tol, 0):end + tol + 1]
-        else:
-            win = other[max(end - tol, 0):end + tol + 1, max(xs.start - tol, 0):xs.stop + tol]
-        if not win.any():
-            return False
-    return True
 
 
 def _main_digit(page: np.ndarray) -> tuple[np.ndarray | None, list[tuple[int, int, int, int]]]:
@@ -518,16 +325,6 @@ def _drop_border_solids(mask: np.ndarray) -> np.ndarray:
     return mask & ~along[labels]
 
 
-def _drop_specks(mask: np.ndarray, frac: float = SPECK_FRAC) -> np.ndarray:
-    labels, n = ndimage.label(mask, EIGHT)
-    if n == 0:
-        return mask
-    areas = np.bincount(labels.ravel())
-    areas[0] = 0
-    big = areas >= max(MIN_SPECK, frac * areas.max())
-    return big[labels]
-
-
 def _otsu(hist: np.ndarray) -> float:
     """Otsu's threshold of a 256-bin histogram (maximises the between-class variance)."""
     p = hist.astype(np.float64) / max(hist.sum(), 1)
@@ -541,14 +338,6 @@ def _otsu(hist: np.ndarray) -> float:
 def _percentiles(hist: np.ndarray, qs: tuple[float, ...]) -> list[float]:
     cdf = np.cumsum(hist) / max(hist.sum(), 1)
     return [float(np.searchsorted(cdf, q)) for q in qs]
-
-
-def _bbox(mask: np.ndarray, pad: int = 0) -> tuple[slice, slice] | None:
-    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-    if not len(rows):
-        return None
-    return (slice(max(rows[0] - pad, 0), min(rows[-1] + 1 + pad, mask.shape[0])),
-            slice(max(cols[0] - pad, 0), min(cols[-1] + 1 + pad, mask.shape[1])))
 
 
 def _resize(a: np.ndarray, size: tuple[int, int], method: Image.Resampling) -> np.ndarray:

@@ -23,6 +23,7 @@ from scipy import ndimage
 
 from handwritten_digits.errors import ImageError
 from handwritten_digits.ink import Ink, find_ink
+from handwritten_digits.masks import stroke_width
 
 ImageInput = str | os.PathLike | bytes | np.ndarray | Image.Image
 
@@ -151,13 +152,6 @@ def render(ink: Ink, mask: np.ndarray) -> np.ndarray:
         crop = _resize(crop, mid / side)
     crop = _normalise_stroke(crop, MNIST_STROKE * max(crop.shape) / BOX)
     return _centre(_resize(crop, BOX / max(crop.shape)))
-
-
-def stroke_width(binary: np.ndarray) -> float:
-    """Mean stroke width in px: a stroke of width w and length L has area wL and 2L edge pixels."""
-    b = np.pad(binary, 1)
-    edges = np.count_nonzero(b[:, 1:] != b[:, :-1]) + np.count_nonzero(b[1:, :] != b[:-1, :])
-    return 2.0 * np.count_nonzero(b) / max(edges, 1)
 
 
 def _normalise_stroke(crop: np.ndarray, target: float) -> np.ndarray:

@@ -1,0 +1,205 @@
+"""Printed lines under handwriting: ruled and squared paper, and the boxes of a form.
+
+Ruled and squared paper is subtracted from the ink strength before thresholding (`erase_ruling`);
+boxes are taken out of the thresholded mask (`remove_frames` for a closed box, `remove_lines` for the
+sides of a comb of cells), keeping the digit's own straight strokes. All at working scale.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import numpy as np
+from scipy import ndimage
+
+from handwritten_digits.masks import EIGHT, bbox, drop_specks
+
+log = logging.getLogger(__name__)
+
+LINE_FRAC = 0.08  # of the image side: straight runs at least this long are line candidates
+LINE_OVERHANG = 0.1  # of the other ink's extent: a line sticks out this far on both sides of it
+MIN_LINED_SIDE = 64  # px: smaller images are tiles, never photographed ruled paper or forms
+LINE_ASPECT = 8  # a line is at least this many times longer than thick
+LINE_WOBBLE = 1.5  # px (working scale): a printed line's middle strays no further from straight
+RULING_PERCENTILE = 10  # of a row's (column's) ink strength: high only where a line runs through all of it
+RULE_LEVEL = 12  # gray levels of ink strength: a row (column) this inked all along holds a line
+RULED_LINES = 3  # lines across the whole image: this many make ruled or squared paper ...
+RULE_THICK, RULE_THICK_FRAC = 4, 0.025  # ... when none is thicker than this (px, of the side) ...
+RULE_EVEN = 0.5  # ... and the gaps between them vary by at most this fraction of their mean
+MIN_FRAME = 10  # px (working scale): smaller components are never a printed box around a digit
+FRAME_SIDE = 0.9  # of each side of its bounding box: inked this much, a component is a closed box
+FRAME_MARGIN = 0.15  # of its size: a box is empty this far inside its sides
+BOX_SIDE = 0.8  # of the digit's extent along it: a box side (or ruled line) is at least this long
+LINE_SPAN = 0.9  # of the image side: a line this long is ruling; shorter ones must make a box
+
+
+def erase_ruling(fg: np.ndarray) -> tuple[np.ndarray, int]:
+    """Subtract printed lines that run across the whole image (ruled or squared paper) from the ink
+    strength: such a line is ink in nearly every pixel of its row or column, a digit never is, so a
+    low percentile along each row and column measures the line alone -- however faint or broken up
+    by the threshold it would be -- and the digit's own ink where it crosses the line survives."""
+    rows = _low(fg, axis=1)
+    cols = _low(fg, axis=0)
+    # ruled or squared paper has many thin, evenly spaced lines (and may add a margin line the other
+    # way); one or two lines are a form's box, left to `remove_lines`, and the upright strokes of a
+    # tightly cropped 1111 are thick or uneven
+    (n_rows, ruled_rows), (n_cols, ruled_cols) = _ruling(rows), _ruling(cols)
+    if not (ruled_rows or ruled_cols):
+        return fg, 0
+    return np.clip(fg - rows[:, None] - cols[None, :], 0.0, None), n_rows + n_cols
+
+
+def _ruling(profile: np.ndarray) -> tuple[int, bool]:
+    """(lines in a row (column) profile, whether they are ruling: RULED_LINES or more, thin, evenly
+    spaced)."""
+    labels, n = ndimage.label(profile > RULE_LEVEL)
+    if n < RULED_LINES:
+        return n, False
+    sl = ndimage.find_objects(labels)
+    widths = np.array([s[0].stop - s[0].start for s in sl])
+    centres = np.array([(s[0].start + s[0].stop) / 2 for s in sl])
+    gaps = np.diff(centres)
+    thin = widths.max() <= max(RULE_THICK, RULE_THICK_FRAC * len(profile))
+    even = gaps.std() <= RULE_EVEN * gaps.mean()
+    return n, bool(thin and even)
+
+
+def _low(a: np.ndarray, axis: int) -> np.ndarray:
+    """The RULING_PERCENTILE-th value along `axis` (a partial sort: this runs on every image)."""
+    k = int(RULING_PERCENTILE / 100 * (a.shape[axis] - 1))
+    return np.take(np.partition(a, k, axis=axis), k, axis=axis)
+
+
+def remove_frames(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """Delete closed printed boxes around a digit: a component whose bounding box is inked along
+    nearly all of its four sides, empty inside, and holding other ink there. A hand-drawn 0 touches
+    its box only at four points; a box line touched by the digit is left to `remove_lines`."""
+    labels, n = ndimage.label(mask, EIGHT)
+    out, count = mask, 0
+    for i, sl in enumerate(ndimage.find_objects(labels), 1):
+        comp = labels[sl] == i
+        h, w = comp.shape
+        if min(h, w) < MIN_FRAME:
+            continue
+        sides = (comp[:2].any(0).mean(), comp[-2:].any(0).mean(), comp[:, :2].any(1).mean(),
+                 comp[:, -2:].any(1).mean())
+        my, mx = max(2, round(FRAME_MARGIN * h)), max(2, round(FRAME_MARGIN * w))
+        if min(sides) < FRAME_SIDE or comp[my:-my, mx:-mx].any():
+            continue
+        inside = (slice(sl[0].start + my, sl[0].stop - my), slice(sl[1].start + mx, sl[1].stop - mx))
+        if not (mask[inside] & (labels[inside] != i)).any():  # nothing in it: not a frame around a digit
+            continue
+        out = out & (labels != i)
+        count += 4
+    return out, count
+
+
+def remove_lines(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """Delete long thin horizontal/vertical runs (ruled paper, grids, form boxes), keep the digit."""
+    h, w = mask.shape
+    lh, lv = max(12, round(LINE_FRAC * w)), max(12, round(LINE_FRAC * h))
+    # thicken across the line first so a slightly tilted line still holds a straight run
+    horiz = _long_runs(ndimage.maximum_filter1d(mask, 3, axis=0), lh, axis=1) & mask
+    vert = _long_runs(ndimage.maximum_filter1d(mask, 3, axis=1), lv, axis=0) & mask
+    # without runs both ways there are no box corners, and only a run across the image is a line
+    if not (horiz.any() and vert.any()) and \
+            np.count_nonzero(horiz.any(0)) < LINE_SPAN * w and np.count_nonzero(vert.any(1)) < LINE_SPAN * h:
+        return mask, 0
+    # the corners a box side needs are printed lines too, not a digit's strokes
+    horiz = _keep(horiz, lambda piece, sl: _straight(piece, 1))
+    vert = _keep(vert, lambda piece, sl: _straight(piece, 0))
+    if not horiz.any() and not vert.any():
+        return mask, 0
+    rest = drop_specks(mask & ~horiz & ~vert, frac=0.2)
+    rs = bbox(rest)
+    if rs is None:  # nothing but lines: leave them for the abstention rules
+        return mask, 0
+    # a box's sides span the digit they enclose: shorter runs are the digit's own straight strokes
+    horiz = _keep(horiz, lambda piece, sl: sl[1].stop - sl[1].start >= BOX_SIDE * (rs[1].stop - rs[1].start))
+    vert = _keep(vert, lambda piece, sl: sl[0].stop - sl[0].start >= BOX_SIDE * (rs[0].stop - rs[0].start))
+    removed = np.zeros_like(mask)
+    count = 0
+    for cand, other, along in ((horiz, vert, 1), (vert, horiz, 0)):
+        lo, hi = rs[along].start, rs[along].stop
+        reach = max(2.0, LINE_OVERHANG * (hi - lo))
+        labels, n = ndimage.label(cand, EIGHT)
+        for i, sl in enumerate(ndimage.find_objects(labels), 1):
+            a, b = sl[along].start, sl[along].stop
+            piece = labels[sl] == i
+            thin = piece.sum() * LINE_ASPECT <= (b - a) * (b - a) and _straight(piece, along)
+            outside = a <= lo - reach and b >= hi + reach  # sticks out on both sides of the digit
+            spans = b - a >= LINE_SPAN * mask.shape[along]  # ruled or grid paper
+            # a side of a form box beside the digit (the comb's other cells) need not stick out
+            across = sl[1 - along]
+            beside = across.stop <= rs[1 - along].start + 1 or across.start >= rs[1 - along].stop - 1
+            ruled = outside and (spans or _corners(sl, other, along, open_ends=True))
+            if thin and (ruled or beside and _corners(sl, other, along)):
+                removed[sl] |= piece
+                count += 1
+    if not count:
+        return mask, 0
+    kept = mask & ~removed
+    # give back the digit's pixels under a line: ink on both sides of it, across the line
+    bridge_v = ndimage.binary_closing(kept, np.ones((9, 1), bool)) & removed
+    bridge_h = ndimage.binary_closing(kept, np.ones((1, 9), bool)) & removed
+    log.debug("removed %d line(s)", count)
+    return kept | bridge_v | bridge_h, count
+
+
+def _keep(cand: np.ndarray, test: Callable[[np.ndarray, tuple[slice, slice]], bool]) -> np.ndarray:
+    """The components of `cand` for which test(component mask in its box, box) holds."""
+    labels, n = ndimage.label(cand, EIGHT)
+    if n == 0:
+        return cand
+    keep = np.zeros(n + 1, bool)
+    for i, sl in enumerate(ndimage.find_objects(labels), 1):
+        keep[i] = test(labels[sl] == i, sl)
+    return keep[labels]
+
+
+def _straight(piece: np.ndarray, along: int) -> bool:
+    """Whether a run of ink is straight, as printed lines are even when tilted or seen in perspective:
+    its middle across the line stays within LINE_WOBBLE px of a straight fit (the arc of a 0 does not)."""
+    across = np.nonzero(piece)[1 - along].astype(np.float64)
+    pos = np.nonzero(piece)[along].astype(np.float64)
+    if len(np.unique(pos)) < 3:
+        return True
+    centres = np.bincount(pos.astype(int), weights=across) / np.maximum(np.bincount(pos.astype(int)), 1)
+    keep = np.bincount(pos.astype(int)) > 0
+    x, y = np.nonzero(keep)[0].astype(np.float64), centres[keep]
+    fit = np.polyval(np.polyfit(x, y, 1), x)
+    return float(np.abs(y - fit).max()) <= LINE_WOBBLE
+
+
+def _long_runs(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
+    """Pixels in straight runs of at least `length` along `axis` (a binary opening by a line)."""
+    structure = np.zeros((3, 3), bool)
+    structure[1, :] = axis == 1
+    structure[:, 1] |= axis == 0
+    labels, n = ndimage.label(mask, structure)
+    if n == 0:
+        return mask
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    return (sizes >= length)[labels]
+
+
+def _corners(sl: tuple[slice, slice], other: np.ndarray, along: int, tol: int = 3,
+             open_ends: bool = False) -> bool:
+    """Whether a perpendicular line meets this one at both ends, as the sides of a box do; with
+    `open_ends`, one end at the image border counts too (the box goes on beyond the frame)."""
+    ys, xs = sl
+    ends = ((xs.start, xs.start), (xs.stop - 1, xs.stop - 1)) if along == 1 else \
+        ((ys.start, ys.start), (ys.stop - 1, ys.stop - 1))
+    for end, _ in ends:
+        if open_ends and (end <= tol or end >= other.shape[along] - 1 - tol):
+            open_ends = False  # one end may leave the frame, not both (that is `spans`' case)
+            continue
+        if along == 1:
+            win = other[max(ys.start - tol, 0):ys.stop + tol, max(end - tol, 0):end + tol + 1]
+        else:
+            win = other[max(end - tol, 0):end + tol + 1, max(xs.start - tol, 0):xs.stop + tol]
+        if not win.any():
+            return False
+    return True

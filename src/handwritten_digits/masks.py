@@ -1,0 +1,38 @@
+"""Binary-mask helpers shared by the ink finder, the line remover and preprocessing: bounding boxes,
+specks, stroke width."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+EIGHT = np.ones((3, 3), bool)  # 8-connectivity
+SPECK_FRAC = 0.02  # components smaller than this fraction of the largest are specks
+MIN_SPECK = 3  # px (working scale): smaller components are always specks
+
+
+def bbox(mask: np.ndarray, pad: int = 0) -> tuple[slice, slice] | None:
+    """(rows, cols) slices of the mask's bounding box grown by `pad`, or None when it is empty."""
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    if not len(rows):
+        return None
+    return (slice(max(rows[0] - pad, 0), min(rows[-1] + 1 + pad, mask.shape[0])),
+            slice(max(cols[0] - pad, 0), min(cols[-1] + 1 + pad, mask.shape[1])))
+
+
+def drop_specks(mask: np.ndarray, frac: float = SPECK_FRAC) -> np.ndarray:
+    """The mask without components smaller than `frac` of the largest (or than MIN_SPECK px)."""
+    labels, n = ndimage.label(mask, EIGHT)
+    if n == 0:
+        return mask
+    areas = np.bincount(labels.ravel())
+    areas[0] = 0
+    big = areas >= max(MIN_SPECK, frac * areas.max())
+    return big[labels]
+
+
+def stroke_width(binary: np.ndarray) -> float:
+    """Mean stroke width in px: a stroke of width w and length L has area wL and 2L edge pixels."""
+    b = np.pad(binary, 1)
+    edges = np.count_nonzero(b[:, 1:] != b[:, :-1]) + np.count_nonzero(b[1:, :] != b[:-1, :])
+    return 2.0 * np.count_nonzero(b) / max(edges, 1)
