@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 import numpy as np
@@ -19,7 +20,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from handwritten_digits.cli.app import err, out
 
+if TYPE_CHECKING:  # the library loads lazily: `digits --help` stays fast
+    from handwritten_digits.recognize import Prediction
+
 BATCH = 64  # files per Recognizer call
+READ_BATCH = 16  # ... for `read`, whose images each hold several digits
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 _model = click.option("--model", "model_path", help="Run folder or .safetensors file (default: default).")
@@ -80,28 +85,16 @@ def predict(inputs: tuple[str, ...], model_path: str | None, as_json: bool, expl
     """The single digit in each image (FILE_OR_DIR...), or why there is none."""
     recognizer = _load(model_path, min_confidence, max_not_digit)
     files = expand(inputs)
-    if explain_dir:
-        Path(explain_dir).mkdir(parents=True, exist_ok=True)
-    failed = seen = 0
-    with _progress() as bar:
-        task = bar.add_task("predict", total=len(files))
-        for chunk in batches(files):
-            for r in recognizer.predict_many(chunk):
-                if explain_dir:
-                    _explain(Path(explain_dir), r.file or "input", seen, r.model_input)
-                seen += 1
-                failed += r.reason == "error"
-                bar.advance(task)
-                if as_json:
-                    print(json.dumps(r.to_dict()), flush=True)
-                elif r.error:
-                    err.print(f"{r.file}: error: {r.error}", markup=False, highlight=False)
-                elif r.digit is None:
-                    out.print(f"{r.file}: - ({r.reason})", markup=False, highlight=False)
-                else:
-                    out.print(f"{r.file}: {r.digit} ({r.confidence:.3f})", markup=False, highlight=False)
-    if files and failed == len(files):
-        raise SystemExit(2)
+    folder = Path(explain_dir) if explain_dir else None
+    if folder:
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def show(r: Prediction, seen: int) -> str:
+        if folder:
+            _explain(folder, r.file or "input", seen, r.model_input)
+        return f"- ({r.reason})" if r.digit is None else f"{r.digit} ({r.confidence:.3f})"
+
+    _stream("predict", files, BATCH, recognizer.predict_many, as_json, show)
 
 
 @click.command()
@@ -115,19 +108,28 @@ def read(inputs: tuple[str, ...], model_path: str | None, as_json: bool, min_con
     """The number (1-20 digits on one line) in each image (FILE_OR_DIR...), or why there is none."""
     recognizer = _load(model_path, min_confidence, max_not_digit)
     files = expand(inputs)
-    failed = 0
+    _stream("read", files, READ_BATCH, recognizer.read_many, as_json,
+            lambda r, seen: r.text if r.text is not None else f"- ({r.reason})")
+
+
+def _stream(name: str, files: list[str], size: int, answer: Callable[[list[str]], list],
+            as_json: bool, show: Callable[[Any, int], str]) -> None:
+    """Answer `files` in batches of `size` under a progress bar: one JSON object or one line each
+    (`show(result, index)`), errors on stderr; exit status 2 when every file failed."""
+    failed = seen = 0
     with _progress() as bar:
-        task = bar.add_task("read", total=len(files))
-        for chunk in batches(files, 16):
-            for r in recognizer.read_many(chunk):
+        task = bar.add_task(name, total=len(files))
+        for chunk in batches(files, size):
+            for r in answer(chunk):
                 failed += r.reason == "error"
                 bar.advance(task)
+                text = show(r, seen)
+                seen += 1
                 if as_json:
                     print(json.dumps(r.to_dict()), flush=True)
                 elif r.error:
                     err.print(f"{r.file}: error: {r.error}", markup=False, highlight=False)
                 else:
-                    shown = r.text if r.text is not None else f"- ({r.reason})"
-                    out.print(f"{r.file}: {shown}", markup=False, highlight=False)
+                    out.print(f"{r.file}: {text}", markup=False, highlight=False)
     if files and failed == len(files):
         raise SystemExit(2)
