@@ -70,7 +70,9 @@ def decode(source: ImageInput, max_pixels: int | None = None, draft: int | None 
             img = Image.open(io.BytesIO(source))
     except Image.DecompressionBombError:
         raise ImageError(f"{name}: image too large (over {limit:,} pixels), refused") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+    except UnidentifiedImageError:
+        raise ImageError(f"{name}: not a readable image (not a format Pillow knows)") from None
+    except (OSError, ValueError, SyntaxError) as e:
         raise ImageError(f"{name}: not a readable image ({_short(e)})") from None
     w, h = img.size
     if w * h > limit:
