@@ -116,3 +116,13 @@ def test_real_mnist_test_digits(tmp_path: Path) -> None:
     for r in records:
         for i, ch in zip(r["source"]["indices"], r["text"] or str(r["label"]), strict=True):
             assert int(src.labels[i]) == int(ch)
+
+
+def test_a_number_wider_than_the_photo_is_shrunk_to_fit_inside_it() -> None:
+    from benchmarks.realworld import scenes as S
+    wide = np.zeros((90, 900), np.float32)
+    wide[20:70, 10:890] = 1.0
+    img, info = S.photo(wide, np.random.default_rng(0), frame=(640, 480))
+    x, y, w, h = info["ink_box"]
+    assert img.size == (640, 480)
+    assert info["fit_scale"] < 1 and x >= 0 and y >= 0 and x + w <= 640 and y + h <= 480

@@ -182,6 +182,11 @@ def photo(alpha: np.ndarray, rng: np.random.Generator, *, frame: tuple[int, int]
         xy = (round(centre[0] - alpha.shape[1] / 2), round(centre[1] - alpha.shape[0] / 2))
         shape = (ph, pw)
     else:
+        # a long number wider than the frame is shrunk to fit: the photo must hold all of it
+        fit = min(1.0, (frame[0] - 16) / alpha.shape[1], (frame[1] - 16) / alpha.shape[0])
+        if fit < 1.0:
+            alpha = _resize(alpha, fit)
+            info["fit_scale"] = round(fit, 3)
         xy = place(frame, alpha.shape[::-1], rng)
         shape = (frame[1], frame[0])
     box = (xy[0], xy[1], alpha.shape[1], alpha.shape[0])
