@@ -30,6 +30,21 @@ def test_a_wide_digit_among_narrow_ones_is_not_split() -> None:
     assert len(parts) == 4
 
 
+def test_a_very_wide_digit_the_classifier_trusts_whole_is_not_split() -> None:
+    def trusts_the_widest(masks: list[np.ndarray]) -> np.ndarray:
+        spans = np.array([np.ptp(np.flatnonzero(m.any(0))) for m in masks], np.float64)
+        probs = np.zeros((len(masks), 10))
+        probs[:, 5] = spans / spans.max()  # the whole glyph (widest) is surest, its halves less so
+        return probs
+
+    def draw(d: ImageDraw.ImageDraw) -> None:  # a 5 whose flag runs far right: 2.2 times as wide
+        d.line((40, 30, 150, 30), fill=1, width=4)
+        d.line((40, 30, 40, 60), fill=1, width=4)
+        d.arc((30, 50, 90, 100), 270, 180, fill=1, width=4)
+    parts = segment(page(draw), trusts_the_widest)
+    assert len(parts) == 1
+
+
 def test_touching_digits_are_still_split() -> None:
     def draw(d: ImageDraw.ImageDraw) -> None:
         for x in (20, 80, 140):

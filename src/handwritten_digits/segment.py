@@ -117,9 +117,9 @@ def split_touching(glyph: Glyph, classify: Classify, depth: int = 0, typical: fl
     whole = conf[0]
     pair_scores = np.sqrt(conf[1::2] * conf[2::2])
     best = int(np.argmax(pair_scores))
-    # surely two or more digits: split even if unsure
-    wide = glyph.width > 1.6 * glyph.height
-    if not wide and pair_scores[best] < SPLIT_GAIN * whole:
+    # however wide the glyph (a 5 with a long flag, a 2 with a long tail), split only when the parts
+    # read better than the whole
+    if pair_scores[best] < SPLIT_GAIN * whole:
         return [glyph]
     a, b = options[best]
     return split_touching(a, classify, depth + 1, typical) + split_touching(b, classify, depth + 1, typical)
