@@ -45,6 +45,20 @@ def test_a_very_wide_digit_the_classifier_trusts_whole_is_not_split() -> None:
     assert len(parts) == 1
 
 
+def test_a_detached_flag_joins_its_digit_and_a_point_stays_apart() -> None:
+    def draw(d: ImageDraw.ImageDraw) -> None:
+        for x in (20, 80):
+            d.ellipse((x, 30, x + 30, 90), outline=1, width=4)
+        d.line((140, 32, 140, 58), fill=1, width=4)  # a 5 whose flag is a separate stroke ...
+        d.arc((128, 50, 170, 92), 250, 160, fill=1, width=4)
+        d.line((146, 30, 172, 30), fill=1, width=4)  # ... just right of the stem's top
+        d.ellipse((186, 84, 192, 90), fill=1)  # a decimal point
+        d.ellipse((205, 30, 235, 90), outline=1, width=4)
+    parts = segment(page(draw), sure_of_everything)
+    assert [(p.x0, p.x1) for p in parts][2][1] >= 172  # the flag is inside the 5's box
+    assert len(parts) == 4  # 0, 0, 5, 0: the point is neither a digit nor part of one
+
+
 def test_touching_digits_are_still_split() -> None:
     def draw(d: ImageDraw.ImageDraw) -> None:
         for x in (20, 80, 140):

@@ -24,6 +24,9 @@ MIN_TYPICAL = 0.5  # of the median glyph height: the typical digit width is at l
 MERGE_NARROW = 0.6  # of the typical width: both pieces narrower than this ...
 MERGE_GAP = 0.25  # ... closer than this ...
 MERGE_WIDTH = 1.1  # ... and together no wider than this are one digit written in two strokes
+FRAGMENT = 0.5  # of the median digit height: a shorter piece (not a dot) that touches or overlaps a
+FRAGMENT_GAP = 0.1  # digit's columns (within this much of its height) is part of it: a 5's flag
+DOT = 0.25  # of the median digit height: pieces no bigger than this either way are dots, left alone
 CUTS_TRIED = 5  # thinnest columns tried as cut points per glyph
 SPLIT_GAIN = 1.0  # a split must raise the parts' geometric-mean confidence above the whole's by this
 
@@ -65,10 +68,36 @@ def glyphs(page: np.ndarray) -> list[Glyph]:
         else:
             groups.append([i])
             spans.append([x0, x1, y0, y1])
-    out = [Glyph(np.isin(labels, np.asarray(g) + 1), s[0], s[1], s[2], s[3])
-           for g, s in zip(groups, spans, strict=True)]
+    out = sorted((Glyph(np.isin(labels, np.asarray(g) + 1), s[0], s[1], s[2], s[3])
+                  for g, s in zip(groups, spans, strict=True)), key=lambda g: g.x0)
     tallest = max((g.height for g in out), default=0)
-    return sorted((g for g in out if g.height >= MIN_HEIGHT * tallest), key=lambda g: g.x0)
+    out = _merge_fragments(out, [g.height >= MIN_HEIGHT * tallest for g in out])
+    return [g for g in out if g.height >= MIN_HEIGHT * tallest]
+
+
+def _merge_fragments(found: list[Glyph], real: list[bool]) -> list[Glyph]:
+    """Join each piece much shorter than the digits to the digit whose columns it touches or overlaps:
+    a detached flag of a 5, the broken-off bar of a 4 or 7. Dots and pieces standing apart are left."""
+    digits = [g for g, r in zip(found, real, strict=True) if r]
+    if len(digits) < 1 or len(found) < 2:
+        return found
+    height = float(np.median([g.height for g in digits]))
+    big = [g for g in found if g.height >= FRAGMENT * height]
+    small = [g for g in found if g.height < FRAGMENT * height]
+    if not big:
+        return found
+    for piece in small:
+        k = min(range(len(big)), key=lambda k: _gap(big[k], piece))
+        if max(piece.width, piece.height) > DOT * height and _gap(big[k], piece) <= FRAGMENT_GAP * height:
+            big[k] = _tight(big[k].mask | piece.mask)
+        else:
+            big.append(piece)
+    return sorted(big, key=lambda g: g.x0)
+
+
+def _gap(a: Glyph, b: Glyph) -> int:
+    """Columns between two glyphs (negative where their x-ranges overlap)."""
+    return max(a.x0, b.x0) - min(a.x1, b.x1)
 
 
 def cut(glyph: Glyph, column: int) -> tuple[Glyph, Glyph]:
