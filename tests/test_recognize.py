@@ -178,3 +178,17 @@ def test_a_bold_eight_is_not_a_dot() -> None:
     shape = prepare(img).ink.shape(prepare(img).ink.mask)
     assert shape.fill > 0.6 and shape.holes > 0.05  # solid enough to look like a dot, but it has holes
     assert shape_reason(shape) is None
+
+
+def test_a_digit_cropped_to_its_box_is_not_taken_for_a_picture() -> None:
+    from PIL import Image, ImageDraw
+
+    from handwritten_digits.preprocess import prepare
+    from handwritten_digits.recognize import digit_reason
+    img = Image.new("L", (120, 200), 255)  # a bold 8 touching all four sides: ~40% of the image is ink
+    d = ImageDraw.Draw(img)
+    d.ellipse((8, 0, 112, 96), outline=0, width=18)
+    d.ellipse((0, 90, 120, 200), outline=0, width=18)
+    ink = prepare(np.asarray(img)).ink
+    assert 0.35 < ink.shape(ink.mask).ink_fraction < 0.45
+    assert digit_reason(ink) is None

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 # Abstention thresholds. Confidence is the temperature-calibrated top probability; the ink rules are
 # loose enough that no MNIST test digit trips them (checked by tests/test_recognize.py on MNIST).
 MIN_CONFIDENCE = 0.5  # below this the answer is "unreadable"
-MAX_INK_FRACTION = 0.35  # of the image: more ink than this is a picture or noise, not a digit
+MAX_INK_FRACTION = 0.45  # of the image: more is a picture or noise (a digit cropped to its box covers ~0.4)
 MAX_PAGE_COMPONENTS = 12  # significant components: more is noise or text
 MAX_PIECES = 4  # components in one digit: more is scribble or noise
 MIN_EXTENT = 0.012  # of the image side: smaller ink is a speck, not a digit (a small digit in a
