@@ -6,9 +6,9 @@ negatives abstained and of digits lost (per set and pooled). Among the threshold
 good-condition digits abstained at most TARGET_GOOD_ABSTAINED, the chosen one maximises negatives
 caught minus digits lost; within TIE of the best, the highest threshold wins.
 
-    python -m benchmarks.realworld.generate --split tune --scale 0.3 --out benchmarks/data/realworld-tune-0.3
+    python -m benchmarks.realworld.generate --split tune --out benchmarks/data/realworld-tune
     python -m benchmarks.gate_threshold --model runs/gate/default-gated.safetensors \
-        --data benchmarks/data/realworld-tune-0.3
+        --data benchmarks/data/realworld-tune
 
 The score split is never read here.
 """

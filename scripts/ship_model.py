@@ -71,8 +71,10 @@ def card(meta: dict, history: list[dict], size: int, extra: str) -> str:
             "## Not-a-digit gate",
             f"- A second small network (`{gate['model']}` {json.dumps(gate.get('model_args', {}))}) in "
             "the same file rates each preprocessed image \"digit\" or \"not a digit\"; it was trained "
-            "on MNIST training digits and printed-font digits against letters, symbols, Fashion-MNIST "
-            "training images, scribbles and noise (`python -m handwritten_digits.gate`).",
+            "on MNIST training digits, printed-font digits and digits drawn as pen strokes against "
+            "letters and symbols (printed and pen-drawn), pairs of touching MNIST training digits, "
+            "Fashion-MNIST training images, scribbles, shapes and noise "
+            "(`python -m handwritten_digits.gate`).",
             f"- Threshold {gate['threshold']}: chosen on the tune split of the real-world sets "
             "(`python -m benchmarks.gate_threshold`). On its own held-out tenth: "
             f"{gm.get('negatives_caught', 0):.1%} of negatives caught, {gm.get('digits_flagged', 0):.2%} "

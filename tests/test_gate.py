@@ -15,6 +15,7 @@ from handwritten_digits.gate import (
     GATE_ARGS,
     GATE_MODEL,
     GateData,
+    _pair,
     _prepared,
     attach,
     font_digits,
@@ -66,6 +67,20 @@ def test_gate_learns_letters_from_digits() -> None:
     fresh_neg = torch.from_numpy(_prepared(negatives(60, seed=13, kinds={"letter": 1.0})))
     assert (not_digit_probability(gate, fresh_neg) > 0.5).float().mean() > 0.7
     assert (not_digit_probability(gate, fresh_pos) > 0.5).float().mean() < 0.3
+
+
+def test_pen_letters_pairs_and_shapes_reach_the_gate_as_ink() -> None:
+    kinds = {"pen_letter": 1.0, "shape": 1.0}
+    raw = negatives(30, seed=5, kinds=kinds)
+    digits = synthetic_digits(10, seed=4)[0]
+    raw_pairs = [np.asarray(_pair(np.random.default_rng(i), digits)) for i in range(10)]
+    assert all(p.shape[1] > p.shape[0] for p in raw_pairs)  # two digits side by side: wider than tall
+    prepared = _prepared(raw + raw_pairs)
+    assert len(prepared) == 40  # none of them is blank or unreadable to preprocessing
+    assert all(8 < np.count_nonzero(p > 128) < 400 for p in prepared)
+    again = negatives(30, seed=5, kinds=kinds)
+    assert all(np.array_equal(a, b) for a, b in zip(raw, again, strict=True))  # seeded
+    assert not np.array_equal(raw[0], negatives(30, seed=6, kinds=kinds)[0])
 
 
 def _glyph_photo(font: str, char: str) -> np.ndarray:
