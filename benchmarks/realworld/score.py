@@ -136,6 +136,8 @@ def summarize(records: list[dict], answers: list, baseline: list, numbers: list 
         keys = [f"{r['set']}/{r['condition']}", r["set"]]
         if r["params"].get("char") and not r["params"].get("confusable"):
             keys.append("negatives/letters-unambiguous")
+        if r["set"] == "negatives" and not r["params"].get("confusable"):
+            keys.append("negatives-unambiguous")  # without letters a reader could take for a digit
         for key in keys:
             g = groups[key]
             g["n"] += 1
