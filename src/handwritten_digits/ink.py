@@ -145,14 +145,16 @@ class Ink:
         return [round(x), round(y), round(sl[1].stop * k - x), round(sl[0].stop * k - y)]
 
 
-def find_ink(gray: np.ndarray, factor: float = 1.0) -> Ink:
-    """Locate the ink in (H, W) uint8 `gray`; `ink.mask` is None when the image is blank."""
-    side = WORK_SIDE_LARGE if max(gray.shape) * factor >= LARGE_INPUT else WORK_SIDE
+def find_ink(gray: np.ndarray, factor: float = 1.0, work_side: int = WORK_SIDE) -> Ink:
+    """Locate the ink in (H, W) uint8 `gray`; `ink.mask` is None when the image is blank.
+    `work_side`: long side of the working copy (finer for a number, whose digits are small)."""
+    large = max(gray.shape) * factor >= LARGE_INPUT
+    side = max(work_side, WORK_SIDE_LARGE) if large else work_side
     step = max(1, -(-max(gray.shape) // side))
     work = np.asarray(Image.fromarray(gray).reduce(step)) if step > 1 else gray
     # 0.01% tails: a small digit in a large photo is 0.02% of the working copy
     lo, med, hi = _percentiles(np.bincount(work.ravel(), minlength=256), (0.0001, 0.5, 0.9999))
-    if step > 1 and side == WORK_SIDE_LARGE:  # a large photo, where a digit may be small and its
+    if step > 1 and large:  # a large photo, where a digit may be small and its
         # pen a pixel wide: keep the inkiest pixel of each block rather than the mean, which fades it
         work = _pool(gray, step, darkest=med - lo > hi - med)
         lo, med, hi = _percentiles(np.bincount(work.ravel(), minlength=256), (0.0001, 0.5, 0.9999))

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 # Abstention thresholds. Confidence is the temperature-calibrated top probability; the ink rules are
 # loose enough that no MNIST test digit trips them (checked by tests/test_recognize.py on MNIST).
 MIN_CONFIDENCE = 0.5  # below this the answer is "unreadable"
+READ_WORK_SIDE = 448  # px: the digits of a number are small; find them on a finer copy than one digit
 MAX_INK_FRACTION = 0.45  # of the image: more is a picture or noise (a digit cropped to its box covers ~0.4)
 MAX_PAGE_COMPONENTS = 12  # significant components: more is noise or text
 MAX_PIECES = 4  # components in one digit: more is scribble or noise
@@ -197,7 +198,7 @@ class Recognizer:
             gray, factor = load_gray(source)
         except DigitsError as e:
             return Reading(name, None, [], "error", str(e))
-        ink = find_ink(gray, factor)
+        ink = find_ink(gray, factor, READ_WORK_SIDE)
         if ink.page is None or not ink.page.any():
             return Reading(name, None, [], "blank")
         found = glyphs(ink.page)
