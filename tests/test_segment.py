@@ -39,7 +39,7 @@ def trusts_the_widest(masks: list[np.ndarray]) -> np.ndarray:
 
 
 def test_a_very_wide_digit_the_classifier_trusts_whole_is_not_split() -> None:
-    def draw(d: ImageDraw.ImageDraw) -> None:  # a 5 whose flag runs far right: 2.2 times as wide
+    def draw(d: ImageDraw.ImageDraw) -> None:  # a 5 whose flag runs far right: 1.7 times as wide
         d.line((40, 30, 150, 30), fill=1, width=4)
         d.line((40, 30, 40, 60), fill=1, width=4)
         d.arc((30, 50, 90, 100), 270, 180, fill=1, width=4)
@@ -59,6 +59,15 @@ def test_a_detached_flag_joins_its_digit_and_a_point_stays_apart() -> None:
     parts = segment(page(draw), trusts_the_widest)
     assert parts[2].x1 >= 190  # the flag is inside the 5's box
     assert len(parts) == 4  # 0, 0, 5, 0: the point is neither a digit nor part of one
+
+
+def test_a_comma_is_dropped_not_joined_to_the_digit_before_it() -> None:
+    def draw(d: ImageDraw.ImageDraw) -> None:
+        for x in (20, 80, 160):
+            d.ellipse((x, 30, x + 30, 90), outline=1, width=4)
+        d.line((122, 82, 116, 108), fill=1, width=5)  # a comma after the second digit, below the line
+    parts = segment(page(draw), trusts_the_widest)
+    assert [(p.x0, p.x1) for p in parts] == [(20, 51), (80, 111), (160, 191)]
 
 
 def test_touching_digits_are_still_split() -> None:

@@ -250,7 +250,8 @@ def _prepared(raw: list[np.ndarray]) -> np.ndarray:
 
 
 def build_data(n_negative: int = 30_000, n_font_digits: int = 10_000, seed: int = 0) -> GateData:
-    """Digits (MNIST training split, plus printed-font digits) against negatives, all preprocessed."""
+    """Digits (MNIST training split, plus printed-font and pen-stroke digits) against negatives, all
+    preprocessed."""
     t0 = time.perf_counter()
     mnist = load_split("mnist", "train").images.numpy()
     pos = np.concatenate([_prepared(list(mnist)), _prepared(font_digits(n_font_digits, seed + 1))])

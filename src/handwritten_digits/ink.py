@@ -1,8 +1,9 @@
 """Find the ink in a grayscale picture: polarity, background, threshold, specks, the main digit.
 
-Everything here runs on a small working copy (at most WORK_SIDE px on the long side) so that a photo
-costs a few milliseconds; `Ink.crop` then cuts the chosen ink out of the full-resolution image,
-anti-aliased, with the background removed and the contrast normalised to [0, 1]. Printed lines
+Everything here runs on a small working copy (WORK_SIDE px on the long side for one digit, more for a
+number or a large photo) so that a photo costs a few milliseconds; `Ink.crop` then cuts the chosen ink
+out of the full-resolution image, anti-aliased, with the background removed and the contrast
+normalised to [0, 1]. Printed lines
 (ruled paper, form boxes) are `handwritten_digits.lines`' business.
 """
 

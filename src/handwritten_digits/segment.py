@@ -52,7 +52,8 @@ class Glyph:
 
 
 def glyphs(page: np.ndarray) -> list[Glyph]:
-    """Components merged by x-overlap, small ones dropped, sorted left to right."""
+    """Components merged by x-overlap, short pieces joined to the digit they belong to, small ones
+    dropped, sorted left to right."""
     labels, n = ndimage.label(page, EIGHT)
     boxes = [(s[1].start, s[1].stop, s[0].start, s[0].stop) for s in ndimage.find_objects(labels)]
     groups: list[list[int]] = []
@@ -76,23 +77,27 @@ def glyphs(page: np.ndarray) -> list[Glyph]:
 
 
 def _merge_fragments(found: list[Glyph], real: list[bool]) -> list[Glyph]:
-    """Join each piece much shorter than the digits to the digit whose columns it touches or overlaps:
-    a detached flag of a 5, the broken-off bar of a 4 or 7. Dots and pieces standing apart are left."""
+    """Join each piece much shorter than the digits to the digit whose columns it touches or overlaps,
+    when it lies in that digit's upper half: a detached flag of a 5, the broken-off bar of a 7 or loop
+    of a 9. A short piece wholly below the middle of the line is punctuation (a comma) and is dropped;
+    dots, dashes (mid-height) and pieces standing apart are left alone."""
     digits = [g for g, r in zip(found, real, strict=True) if r]
-    if len(digits) < 1 or len(found) < 2:
+    if not digits or len(found) < 2:
         return found
     height = float(np.median([g.height for g in digits]))
-    big = [g for g in found if g.height >= FRAGMENT * height]
-    small = [g for g in found if g.height < FRAGMENT * height]
-    if not big:
-        return found
-    for piece in small:
+    big = [g for g in found if g.height >= FRAGMENT * height]  # never empty: the tallest is in it
+    middle = float(np.median([(g.y0 + g.y1) / 2 for g in big]))
+    alone = []
+    for piece in (g for g in found if g.height < FRAGMENT * height):
         k = min(range(len(big)), key=lambda k: _gap(big[k], piece))
-        if max(piece.width, piece.height) > DOT * height and _gap(big[k], piece) <= FRAGMENT_GAP * height:
-            big[k] = _tight(big[k].mask | piece.mask)
-        else:
-            big.append(piece)
-    return sorted(big, key=lambda g: g.x0)
+        near = big[k]
+        upper = near.y0 <= (piece.y0 + piece.y1) / 2 < near.y0 + near.height / 2
+        if upper and max(piece.width, piece.height) > DOT * height \
+                and _gap(near, piece) <= FRAGMENT_GAP * height:
+            big[k] = _tight(near.mask | piece.mask)
+        elif piece.y0 < middle:
+            alone.append(piece)
+    return sorted(big + alone, key=lambda g: g.x0)
 
 
 def _gap(a: Glyph, b: Glyph) -> int:
