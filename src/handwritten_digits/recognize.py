@@ -22,7 +22,7 @@ from handwritten_digits.evaluate import infer
 from handwritten_digits.ink import Ink, Shape, find_ink
 from handwritten_digits.modelio import LoadedModel, load_model
 from handwritten_digits.preprocess import ImageInput, load_gray, prepare, render
-from handwritten_digits.segment import MAX_DIGITS, glyphs, merge_strokes, segment
+from handwritten_digits.segment import MAX_DIGITS, glyphs, merge_strokes, split_glyphs
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +205,7 @@ class Recognizer:
         if ink.shape(ink.page).ink_fraction > MAX_INK_FRACTION or len(found) > MAX_DIGITS \
                 or all(shape_reason(ink.shape(g.mask), alone=False) for g in found):
             return Reading(name, None, [], "not_a_digit")
-        parts = segment(ink.page, lambda masks: self._classify(ink, masks))
+        parts = split_glyphs(found, lambda masks: self._classify(ink, masks))
         if not parts or len(parts) > MAX_DIGITS:
             return Reading(name, None, [], "not_a_digit" if parts else "blank")
         images = np.stack([render(ink, g.mask) for g in parts])

@@ -69,22 +69,21 @@ def glyphs(page: np.ndarray) -> list[Glyph]:
         else:
             groups.append([i])
             spans.append([x0, x1, y0, y1])
-    out = sorted((Glyph(np.isin(labels, np.asarray(g) + 1), s[0], s[1], s[2], s[3])
-                  for g, s in zip(groups, spans, strict=True)), key=lambda g: g.x0)
-    tallest = max((g.height for g in out), default=0)
-    out = _merge_fragments(out, [g.height >= MIN_HEIGHT * tallest for g in out])
-    return [g for g in out if g.height >= MIN_HEIGHT * tallest]
+    out = [Glyph(np.isin(labels, np.asarray(g) + 1), s[0], s[1], s[2], s[3])
+           for g, s in zip(groups, spans, strict=True)]
+    shortest = MIN_HEIGHT * max((g.height for g in out), default=0)
+    return sorted((g for g in _merge_fragments(out, shortest) if g.height >= shortest), key=lambda g: g.x0)
 
 
-def _merge_fragments(found: list[Glyph], real: list[bool]) -> list[Glyph]:
+def _merge_fragments(found: list[Glyph], shortest: float) -> list[Glyph]:
     """Join each piece much shorter than the digits to the digit whose columns it touches or overlaps,
     when it lies in that digit's upper half: a detached flag of a 5, the broken-off bar of a 7 or loop
     of a 9. A short piece wholly below the middle of the line is punctuation (a comma) and is dropped;
-    dots, dashes (mid-height) and pieces standing apart are left alone."""
-    digits = [g for g, r in zip(found, real, strict=True) if r]
-    if not digits or len(found) < 2:
+    dots, dashes (mid-height) and pieces standing apart are left alone. Glyphs shorter than `shortest`
+    are not digits (they do not count towards a digit's height); the result is unordered."""
+    if len(found) < 2:
         return found
-    height = float(np.median([g.height for g in digits]))
+    height = float(np.median([g.height for g in found if g.height >= shortest]))
     big = [g for g in found if g.height >= FRAGMENT * height]  # never empty: the tallest is in it
     middle = float(np.median([(g.y0 + g.y1) / 2 for g in big]))
     alone = []
@@ -97,7 +96,7 @@ def _merge_fragments(found: list[Glyph], real: list[bool]) -> list[Glyph]:
             big[k] = _tight(near.mask | piece.mask)
         elif piece.y0 < middle:
             alone.append(piece)
-    return sorted(big + alone, key=lambda g: g.x0)
+    return big + alone
 
 
 def _gap(a: Glyph, b: Glyph) -> int:
@@ -161,7 +160,11 @@ def split_touching(glyph: Glyph, classify: Classify, depth: int = 0, typical: fl
 
 def segment(page: np.ndarray, classify: Classify) -> list[Glyph]:
     """One glyph per digit, left to right (at most MAX_DIGITS + 1, so a caller can see too many)."""
-    found = glyphs(page)
+    return split_glyphs(glyphs(page), classify)
+
+
+def split_glyphs(found: list[Glyph], classify: Classify) -> list[Glyph]:
+    """`segment` for a page whose `glyphs` the caller already has."""
     if len(found) > MAX_DIGITS:
         return found[:MAX_DIGITS + 1]
     # with several glyphs, the median width is one digit's (most digits of a number do not touch)
