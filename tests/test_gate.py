@@ -15,16 +15,14 @@ from handwritten_digits.gate import (
     GATE_ARGS,
     GATE_MODEL,
     GateData,
-    _pair,
     _prepared,
     attach,
-    font_digits,
-    negatives,
     not_digit_probability,
     train_gate,
 )
 from handwritten_digits.modelio import load_model
 from handwritten_digits.models import create_model
+from handwritten_digits.synthetic import _pair, font_digits, negatives
 from tests.conftest import synthetic_digits
 
 HANDWRITING = ("/usr/share/fonts/opentype/lobster/lobster.otf",
