@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from handwritten_digits import modelio
@@ -78,6 +79,8 @@ def _bad_dataset(tmp_path: Path, tiny_dataset: Path, name: str, data: bytes) -> 
     (["train", "--dataset", "/nonexistent/folder"], "unknown dataset"),
     (["train", "--recipe", "nope"], "unknown recipe 'nope'"),
     (["train", "--resume", "/nonexistent/run"], "not a run folder"),
+    (["train", "--recipe", "best", "--model-arg", "kernel"], "KEY=VALUE"),
+    (["train", "--recipe", "best", "--model-arg", "kernel=4"], "kernel must be odd"),
     (["models", "nope"], "unknown model 'nope'"),
     (["evaluate", "/nonexistent/run"], "no model found"),
     (["predict", "--model", "/nonexistent/run", "x.png"], "no model found"),
@@ -114,3 +117,14 @@ def test_python_dash_m_entry_point() -> None:
     proc = subprocess.run([sys.executable, "-m", "handwritten_digits", "models"], capture_output=True,
                           text=True, check=True)
     assert "seed-cnn" in proc.stdout and "3,274,634" in proc.stdout
+
+
+def test_model_arg_reaches_the_saved_model(capsys: pytest.CaptureFixture, tiny_dataset: Path,
+                                           tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    code, _, err = run_cli(capsys, "train", "--recipe", "best", "--model-arg", "kernel=5",
+                           "--model-arg", "width=4", "--dataset", str(tiny_dataset), "--epochs", "1",
+                           "--out", str(run), "--no-report")
+    assert code == 0, err
+    convs = [m for m in modelio.load_model(run).model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and {c.kernel_size for c in convs} == {(5, 5)} and convs[0].out_channels == 4

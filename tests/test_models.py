@@ -54,3 +54,16 @@ def test_keras_init_zero_bias() -> None:
 def test_unknown_model() -> None:
     with pytest.raises(ModelError, match="unknown model 'nope'"):
         create_model("nope")
+
+
+@pytest.mark.parametrize("kernel", [3, 5, 7])
+def test_best_cnn_kernel_sets_every_convolution(kernel: int) -> None:
+    model = create_model("best-cnn", width=8, kernel=kernel)
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 6 and all(c.kernel_size == (kernel, kernel) for c in convs)
+    assert model(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_even_kernel_is_a_model_error() -> None:
+    with pytest.raises(ModelError, match="kernel must be odd"):
+        create_model("best-cnn", kernel=4)

@@ -89,3 +89,11 @@ def test_resume_after_sigkill_matches_uninterrupted(tmp_path: Path, tiny_dataset
          "images_per_s": k["images_per_s"]}
         for r, k in zip(read_metrics(full), read_metrics(killed), strict=True)
     ]
+
+
+def test_model_args_merge_into_the_recipe() -> None:
+    from handwritten_digits.recipes import parse_model_args, recipe_config
+    config = recipe_config("best", model_args=parse_model_args(["kernel=5", "width=24"]))
+    assert config.model_args == {"width": 24, "dropout": 0.2, "kernel": 5}
+    assert recipe_config("best", model="seed-cnn").model_args == {}
+

@@ -7,6 +7,7 @@ NAME is the newest, NAME@V a given version (the version is stored in every run's
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import Any
 
@@ -53,7 +54,29 @@ def resolve(name: str) -> tuple[str, int, dict[str, Any]]:
 
 
 def recipe_config(name: str, **overrides: Any) -> TrainConfig:
-    """The recipe's config with `overrides` (None values ignored) applied on top."""
+    """The recipe's config with `overrides` (None values ignored) applied on top.
+
+    `model_args` overrides merge key by key into the recipe's; a `model` override that names another
+    model starts from that model's defaults instead of the recipe's arguments.
+    """
     base, version, fields = resolve(name)
     config = TrainConfig(**fields, recipe=base, recipe_version=version)
-    return replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    model = overrides.get("model", config.model)
+    inherited = config.model_args if model == config.model else {}
+    overrides["model_args"] = {**inherited, **overrides.get("model_args", {})}
+    return replace(config, **overrides)
+
+
+def parse_model_args(pairs: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """KEY=VALUE strings to a dict; VALUE is read as JSON (5, 0.1, true) or else kept as text."""
+    args: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise DigitsError(f"--model-arg wants KEY=VALUE (got {pair!r})")
+        try:
+            args[key] = json.loads(value)
+        except json.JSONDecodeError:
+            args[key] = value
+    return args

@@ -80,6 +80,8 @@ def _positive(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 @click.command()
 @click.option("--recipe", help="A named recipe (see --list-recipes); flags override its fields.")
 @click.option("--model", help="Registered model name (default seed-cnn).")
+@click.option("--model-arg", "model_args", multiple=True, metavar="KEY=VALUE",
+              help="A model argument, e.g. kernel=5 (repeatable; merges into the recipe's).")
 @click.option("--dataset", help="mnist, fashion-mnist, or a folder of IDX files.")
 @click.option("--epochs", type=int, callback=_positive)
 @click.option("--batch-size", type=int, callback=_positive, help="Images per step per process.")
@@ -116,6 +118,7 @@ def train(recipe: str | None, resume_run: str | None, nproc: int | None, dry_run
     if resume:
         config = _resumed_config(resume_run)
     else:
+        flags["model_args"] = recipes.parse_model_args(flags["model_args"]) or None
         config = recipes.recipe_config(recipe or "seed", **flags)
     if dry_run:
         config.epochs, config.limit_train = 1, 512
@@ -145,10 +148,12 @@ def _torchrun(nproc: int) -> None:
     import subprocess
     argv = []
     for name, value in click.get_current_context().params.items():
-        if name == "nproc" or value is None or value is False:
+        if name == "nproc" or value is None or value is False or value == ():
             continue
-        flag = "--" + {"resume_run": "resume"}.get(name, name).replace("_", "-")
-        argv += [flag] if value is True else [flag, str(value)]
+        flag = "--" + {"resume_run": "resume", "model_args": "model_arg"}.get(name, name).replace(
+            "_", "-")
+        values = value if isinstance(value, tuple) else (value,)
+        argv += [flag] if value is True else [x for v in values for x in (flag, str(v))]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
            f"--nproc-per-node={nproc}", "-m", "handwritten_digits.train", *argv]
     raise SystemExit(subprocess.call(cmd))

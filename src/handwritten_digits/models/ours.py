@@ -25,13 +25,13 @@ class SmallCNN(nn.Module):
     """conv-bn-relu stages separated by 2x2 max-pooling, then a global pool and a linear head."""
 
     def __init__(self, widths: tuple[tuple[int, ...], ...], num_classes: int = 10,
-                 dropout: float = 0.0, head: str = "pool") -> None:
+                 dropout: float = 0.0, head: str = "pool", kernel: int = 3) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         cin = 1
         for i, stage in enumerate(widths):
             for cout in stage:
-                layers.append(conv_bn(cin, cout))
+                layers.append(conv_bn(cin, cout, kernel))
                 cin = cout
             if i < len(widths) - 1:
                 layers.append(nn.MaxPool2d(2))
@@ -59,6 +59,11 @@ def fast_cnn(num_classes: int = 10, width: int = 24) -> nn.Module:
 
 @register_model("best-cnn", "wider BN CNN for near-record accuracy with augmentation",
                 MNIST_MEAN, MNIST_STD)
-def best_cnn(num_classes: int = 10, width: int = 32, dropout: float = 0.2) -> nn.Module:
+def best_cnn(num_classes: int = 10, width: int = 32, dropout: float = 0.2,
+             kernel: int = 3) -> nn.Module:
+    """`kernel` (odd) sets every convolution's size: 5 or 7 give ensemble members that err differently."""
+    if kernel < 1 or kernel % 2 == 0:
+        raise ValueError(f"kernel must be odd and positive (got {kernel})")
     w = width
-    return SmallCNN(((w, w), (2 * w, 2 * w), (4 * w, 4 * w)), num_classes, dropout, head="flat")
+    return SmallCNN(((w, w), (2 * w, 2 * w), (4 * w, 4 * w)), num_classes, dropout, head="flat",
+                    kernel=kernel)

@@ -53,7 +53,7 @@ def create_model(name: str, **kwargs: object) -> nn.Module:
     entry = get_entry(name)
     try:
         return entry.builder(**kwargs)
-    except TypeError as e:
+    except (TypeError, ValueError) as e:
         raise ModelError(f"model {name!r}: bad arguments {kwargs} ({e})") from None
 
 
