@@ -61,6 +61,16 @@ def test_a_detached_flag_joins_its_digit_and_a_point_stays_apart() -> None:
     assert len(parts) == 4  # 0, 0, 5, 0: the point is neither a digit nor part of one
 
 
+def test_a_flag_lifted_above_its_five_joins_it() -> None:
+    def draw(d: ImageDraw.ImageDraw) -> None:
+        d.ellipse((20, 30, 50, 90), outline=1, width=4)
+        d.line((80, 42, 80, 62), fill=1, width=4)  # a 5's stem and bowl ...
+        d.arc((68, 54, 110, 92), 250, 160, fill=1, width=4)
+        d.line((104, 32, 130, 30), fill=1, width=4)  # ... its flag a stroke above them, off to the right
+    parts = segment(page(draw), trusts_the_widest)
+    assert len(parts) == 2 and parts[1].y0 <= 32 and parts[1].x1 >= 130
+
+
 def test_a_comma_is_dropped_not_joined_to_the_digit_before_it() -> None:
     def draw(d: ImageDraw.ImageDraw) -> None:
         for x in (20, 80, 160):

@@ -26,6 +26,7 @@ MERGE_GAP = 0.25  # ... closer than this ...
 MERGE_WIDTH = 1.1  # ... and together no wider than this are one digit written in two strokes
 FRAGMENT = 0.5  # of the median digit height: a shorter piece (not a dot) that touches or overlaps a
 FRAGMENT_GAP = 0.1  # digit's columns (within this much of its height) is part of it: a 5's flag
+FRAGMENT_ABOVE = 0.25  # of the median digit height: ... also when it floats this far above the digit
 DOT = 0.25  # of the median digit height: pieces no bigger than this either way are dots, left alone
 CUTS_TRIED = 5  # thinnest columns tried as cut points per glyph
 SPLIT_GAIN = 1.0  # a split must raise the parts' geometric-mean confidence above the whole's by this
@@ -90,7 +91,9 @@ def _merge_fragments(found: list[Glyph], shortest: float) -> list[Glyph]:
     for piece in (g for g in found if g.height < FRAGMENT * height):
         k = min(range(len(big)), key=lambda k: _gap(big[k], piece))
         near = big[k]
-        upper = near.y0 <= (piece.y0 + piece.y1) / 2 < near.y0 + near.height / 2
+        # in the digit's upper half, or floating just above it (a 5's flag lifted off its body)
+        upper = piece.y1 >= near.y0 - FRAGMENT_ABOVE * height \
+            and (piece.y0 + piece.y1) / 2 < near.y0 + near.height / 2
         if upper and max(piece.width, piece.height) > DOT * height \
                 and _gap(near, piece) <= FRAGMENT_GAP * height:
             big[k] = _tight(near.mask | piece.mask)
