@@ -192,3 +192,25 @@ def test_a_digit_cropped_to_its_box_is_not_taken_for_a_picture() -> None:
     ink = prepare(np.asarray(img)).ink
     assert 0.35 < ink.shape(ink.mask).ink_fraction < 0.45
     assert digit_reason(ink) is None
+
+
+def thin_pen_photo(seed: int, stroke: bool = True) -> Image.Image:
+    """640x480 blotchy paper with a 7 in a 2-px pen: the mean of 3x3 blocks fades it into the paper."""
+    rng = np.random.default_rng(seed)
+    blots = Image.fromarray((rng.random((12, 16)) * 255).astype(np.uint8)).resize((640, 480),
+                                                                                  Image.Resampling.BICUBIC)
+    paper = 215 + (np.asarray(blots, np.float32) - 128) * 0.15 + rng.normal(0, 3, (480, 640))
+    img = Image.fromarray(paper.clip(0, 255).astype(np.uint8))
+    if stroke:
+        ImageDraw.Draw(img).line([(300, 200), (336, 200), (312, 260)], fill=90, width=2)
+    return img
+
+
+def test_a_thin_pen_gets_a_second_look(mnist_recognizer: Recognizer,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from handwritten_digits import recognize
+    photos = [thin_pen_photo(seed) for seed in range(3)]
+    assert [p.digit for p in mnist_recognizer.predict_many(photos)] == [7, 7, 7]
+    assert mnist_recognizer.predict(thin_pen_photo(0, stroke=False)).digit is None  # paper alone
+    monkeypatch.setattr(recognize, "RETRY_STEP", 10**6)  # the first look alone: the pen is lost
+    assert all(p.digit is None for p in mnist_recognizer.predict_many(photos))

@@ -66,6 +66,7 @@ class Ink:
     gray: np.ndarray  # (H, W) uint8 as decoded (at most FULL_SIDE px)
     factor: float = 1.0  # input-image pixels per `gray` pixel (JPEG draft / thumbnail)
     step: int = 1  # `gray` pixels per working pixel
+    pooled: bool = False  # the working copy kept each block's inkiest pixel (else its mean)
     contrast: float = 0.0  # gray levels between paper and ink
     invert: bool = False  # dark ink on light paper
     bg: np.ndarray | None = None  # (h, w) float32 paper level at working scale, gray units
@@ -146,20 +147,25 @@ class Ink:
         return [round(x), round(y), round(sl[1].stop * k - x), round(sl[0].stop * k - y)]
 
 
-def find_ink(gray: np.ndarray, factor: float = 1.0, work_side: int = WORK_SIDE) -> Ink:
+def find_ink(gray: np.ndarray, factor: float = 1.0, work_side: int = WORK_SIDE, pool: bool = False
+             ) -> Ink:
     """Locate the ink in (H, W) uint8 `gray`; `ink.mask` is None when the image is blank.
-    `work_side`: long side of the working copy (finer for a number, whose digits are small)."""
+    `work_side`: long side of the working copy (finer for a number, whose digits are small).
+    `pool`: shrink by keeping each block's inkiest pixel, as for a large photo, whatever the size:
+    a pen a pixel or two wide fades into a 3x3 block's mean (printed box lines survive it too, so this
+    is a second look, not the first)."""
     large = max(gray.shape) * factor >= LARGE_INPUT
     side = max(work_side, WORK_SIDE_LARGE) if large else work_side
     step = max(1, -(-max(gray.shape) // side))
     work = np.asarray(Image.fromarray(gray).reduce(step)) if step > 1 else gray
     # 0.01% tails: a small digit in a large photo is 0.02% of the working copy
     lo, med, hi = _percentiles(np.bincount(work.ravel(), minlength=256), (0.0001, 0.5, 0.9999))
-    if step > 1 and large:  # a large photo, where a digit may be small and its
+    pooled = step > 1 and (large or pool)
+    if pooled:  # a large photo, where a digit may be small and its
         # pen a pixel wide: keep the inkiest pixel of each block rather than the mean, which fades it
         work = _pool(gray, step, darkest=med - lo > hi - med)
         lo, med, hi = _percentiles(np.bincount(work.ravel(), minlength=256), (0.0001, 0.5, 0.9999))
-    ink = Ink(gray, factor, step, contrast=float(hi - lo))
+    ink = Ink(gray, factor, step, contrast=float(hi - lo), pooled=pooled)
     if ink.contrast < MIN_CONTRAST:
         return ink
     sigma = _noise_sigma(work)  # gray levels

@@ -21,7 +21,7 @@ from handwritten_digits.errors import DigitsError
 from handwritten_digits.evaluate import infer
 from handwritten_digits.ink import Ink, Shape, find_ink
 from handwritten_digits.modelio import LoadedModel, load_model
-from handwritten_digits.preprocess import ImageInput, load_gray, prepare, render
+from handwritten_digits.preprocess import ImageInput, Preprocessed, load_gray, prepare, render
 from handwritten_digits.segment import MAX_DIGITS, glyphs, merge_strokes, split_glyphs
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,8 @@ SIDE_BY_SIDE = 0.6  # of the tallest: glyphs this tall side by side are several 
 ONE_DIGIT_WIDTH = 0.75  # of the tallest: ... unless together they are as narrow as one digit
 MAX_SOLID = 0.3  # of the contrast: background under the ink this far from the paper around it is a
 # photographed object (clothing, a picture), not a written digit (tune split: good singles <= 0.02)
+RETRY_STEP = 3  # working copies shrunk this much (a 640x480 photo) fade a thin pen: see predict_many
+RETRY_REASONS = ("blank", "not_a_digit", "multiple_digits")
 REASONS = (None, "blank", "not_a_digit", "multiple_digits", "unreadable", "error")
 
 
@@ -156,15 +158,39 @@ class Recognizer:
         return not_digit_probability(gate, torch.from_numpy(np.ascontiguousarray(images))).numpy()
 
     def predict_many(self, sources: list[ImageInput]) -> list[Prediction]:
-        """One Prediction per source, in order; a bad file gives reason "error", never an exception."""
+        """One Prediction per source, in order; a bad file gives reason "error", never an exception.
+
+        An image shrunk RETRY_STEP times or more for finding its ink, that comes out blank or not a
+        digit, gets a second look on a copy that keeps each block's inkiest pixel (a thin pen fades in
+        the mean); the second answer counts only when it is a digit, gate and all."""
+        preps = [self._prepare(src) for src in sources]
+        results = self._answer(sources, preps)
+        again = [i for i, (r, p) in enumerate(zip(results, preps, strict=True))
+                 if r.reason in RETRY_REASONS and isinstance(p, Preprocessed)
+                 and p.ink.step >= RETRY_STEP and not p.ink.pooled]
+        if again:
+            second = self._answer([sources[i] for i in again],
+                                  [self._prepare(sources[i], pool=True) for i in again])
+            for i, r in zip(again, second, strict=True):
+                if r.reason is None:
+                    results[i] = r
+        return results
+
+    @staticmethod
+    def _prepare(source: ImageInput, pool: bool = False) -> Preprocessed | DigitsError:
+        try:
+            return prepare(source, pool=pool)
+        except DigitsError as e:
+            return e
+
+    def _answer(self, sources: list[ImageInput], preps: list[Preprocessed | DigitsError]
+                ) -> list[Prediction]:
         results: list[Prediction] = []
         batch, where = [], []
-        for src in sources:
+        for src, prep in zip(sources, preps, strict=True):
             name = _name(src)
-            try:
-                prep = prepare(src)
-            except DigitsError as e:
-                results.append(Prediction(name, None, 0.0, [0.0] * 10, "error", str(e)))
+            if isinstance(prep, DigitsError):
+                results.append(Prediction(name, None, 0.0, [0.0] * 10, "error", str(prep)))
                 continue
             reason = prep.reason or digit_reason(prep.ink)
             results.append(Prediction(name, None, 0.0, [0.0] * 10, reason, model_input=prep.image))
