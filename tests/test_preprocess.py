@@ -337,3 +337,28 @@ def test_crop_leaves_out_a_close_neighbour() -> None:
     assert n == 2
     crop = ink.crop(labels == labels[100 // ink.step, 200 // ink.step])
     assert crop is not None and crop.shape[1] <= 16  # the first stroke's width, not both
+
+
+@pytest.mark.parametrize("corner", [(0, 0), (640, 0), (0, 480), (640, 480)])
+def test_a_small_table_corner_is_not_a_second_digit(corner: tuple[int, int]) -> None:
+    from handwritten_digits.recognize import digit_reason
+    img = draw_seven(size=(640, 480), box=(280, 180, 340, 290), width=6, paper=215)
+    cx, cy = corner
+    sx, sy = (1 if cx == 0 else -1), (1 if cy == 0 else -1)
+    # the table seen past the page's corner: it touches both sides briefly and reaches further in
+    wedge = [(0, 0), (20, 0), (55, 100), (0, 40)]
+    ImageDraw.Draw(img).polygon([(cx + x * sx, cy + y * sy) for x, y in wedge], fill=50)
+    prep = prepare(img)
+    assert digit_reason(prep.ink) is None  # not "multiple_digits"
+    x, y, w, h = prep.ink.box(prep.ink.mask)
+    assert abs(x - 277) < 10 and w < 80
+
+
+def test_a_shadow_over_most_of_a_photo_keeps_dark_ink_dark() -> None:
+    rng = np.random.default_rng(0)
+    img = np.asarray(draw_seven(size=(800, 600), box=(330, 250, 420, 400), width=6, paper=225), np.float32)
+    lit = np.where(np.arange(800)[None, :] + np.arange(600)[:, None] < 300, 1.0, 0.33)  # a lit corner
+    photo = np.clip(img * lit + rng.normal(0, 3, img.shape), 0, 255).astype(np.uint8)
+    ink = find_ink(photo)
+    assert ink.invert and ink.mask is not None
+    assert ink.box(ink.mask) == pytest.approx([326, 246, 98, 158], abs=10)  # the 7, not the lit paper

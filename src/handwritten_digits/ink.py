@@ -34,6 +34,7 @@ BG_SIDE = 48  # px: long side of the grid on which the median estimates the pape
 BG_WINDOW = 0.15  # of the long side: median window (7 px of 48); ink is a minority in it
 STROKE_WINDOW = 0.15  # of the long side: closing window, wider than the strokes of a large digit
 MIN_STROKE_WINDOW = 10  # px: ... and than the thick strokes of an MNIST-size tile
+BROAD_LIGHT = 0.06  # of the long side: a photo's light side this wide is lit paper, not chalk strokes
 NOISE_SIGMAS = 5.0  # the threshold is at least this many robust sigmas above the background
 BORDER_CONTACT = 0.06  # of the long side: ink lying along the border this far is not writing
 MIN_CONTACT = 8  # px (working scale)
@@ -210,12 +211,22 @@ def _polarity(work: np.ndarray, lo: float, med: float, hi: float, clean: bool
     """(dark ink on light paper?, paper level). The paper is the majority, nearer the median; when the
     median sits mid-way (a shadow over half the page) the ink is what stands out of its background."""
     invert = med - lo > hi - med
+    if not invert and not clean and max(work.shape) >= MIN_LINED_SIDE and _broad_light(work):
+        # a shadow over most of a photo makes the dark paper the majority; the lit paper is no ink
+        # (a canvas, which has no pixel noise, may well be thick white strokes on black)
+        return True, _background(work, True, clean)
     if min(med - lo, hi - med) > AMBIGUOUS * (hi - lo):
         dark, light = _background(work, True, clean), _background(work, False, clean)
         out_dark = np.percentile(dark - work, 99.98)  # a small digit may be 0.05% of the page
         out_light = np.percentile(work - light, 99.98)
         return bool(out_dark > out_light), dark if out_dark > out_light else light
     return bool(invert), _background(work, bool(invert), clean)
+
+
+def _broad_light(work: np.ndarray) -> bool:
+    """Whether the light side of a global Otsu split is too broad for strokes (lit paper, not chalk)."""
+    light = work > _otsu(np.bincount(work.ravel(), minlength=256))
+    return stroke_width(light) > BROAD_LIGHT * max(work.shape)
 
 
 def _background(work: np.ndarray, invert: bool, clean: bool) -> np.ndarray:
@@ -316,6 +327,7 @@ def _drop_border_solids(mask: np.ndarray) -> np.ndarray:
     least = max(MIN_CONTACT, BORDER_CONTACT * max(mask.shape))
     along = np.zeros(n + 1, bool)
     contact = np.zeros(n + 1, int)
+    touches = []
     # lying along a side means touching it longer than reaching away from it (a stroke that
     # leaves the frame reaches far in, a wedge of table does not)
     for edge, reach in ((labels[0], heights), (labels[-1], heights), (labels[:, 0], widths),
@@ -323,7 +335,11 @@ def _drop_border_solids(mask: np.ndarray) -> np.ndarray:
         touch = np.bincount(edge, minlength=n + 1)
         touch[0] = 0
         contact += touch
+        touches.append(touch > 0)
         along |= (touch >= least) & (touch >= reach)
+    # a corner of the table or of the page beyond it (a tilted photo) touches two adjacent sides
+    top, bottom, left, right = touches
+    along |= ((top | bottom) & (left | right)) & (contact >= MIN_CONTACT)
     if not along.any():
         return mask
     areas = np.bincount(labels.ravel(), minlength=n + 1)
