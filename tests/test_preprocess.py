@@ -362,3 +362,17 @@ def test_a_shadow_over_most_of_a_photo_keeps_dark_ink_dark() -> None:
     ink = find_ink(photo)
     assert ink.invert and ink.mask is not None
     assert ink.box(ink.mask) == pytest.approx([326, 246, 98, 158], abs=10)  # the 7, not the lit paper
+
+
+def test_a_fine_pen_in_a_large_photo_is_told_from_the_paper_grain() -> None:
+    # block means halve the pen's contrast below the grain's, so the ink side is decided on the
+    # inkiest and the lightest pixel of each block instead
+    rng = np.random.default_rng(0)
+    img = Image.new("L", (1024, 768), 215)
+    d = ImageDraw.Draw(img)
+    d.line([(600, 350), (630, 380), (600, 410)], fill=150, width=1)  # a quarter of each 2x2 block
+    for x, y in rng.integers(0, 380, (150, 2)) * 2:
+        d.rectangle((x, y, x + 1, y + 1), fill=235)  # grain filling whole 2x2 blocks
+    ink = find_ink(np.asarray(img), factor=2.0)  # a 2048x1536 photo decoded at half size
+    assert ink.invert and ink.mask is not None
+    assert ink.box(ink.mask) == pytest.approx([1200, 700, 64, 124], abs=8)

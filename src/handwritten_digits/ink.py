@@ -158,14 +158,18 @@ def find_ink(gray: np.ndarray, factor: float = 1.0, work_side: int = WORK_SIDE, 
     large = max(gray.shape) * factor >= LARGE_INPUT
     side = max(work_side, WORK_SIDE_LARGE) if large else work_side
     step = max(1, -(-max(gray.shape) // side))
-    work = np.asarray(Image.fromarray(gray).reduce(step)) if step > 1 else gray
-    # 0.01% tails: a small digit in a large photo is 0.02% of the working copy
-    lo, med, hi = _percentiles(np.bincount(work.ravel(), minlength=256), (0.0001, 0.5, 0.9999))
     pooled = step > 1 and (large or pool)
-    if pooled:  # a large photo, where a digit may be small and its
-        # pen a pixel wide: keep the inkiest pixel of each block rather than the mean, which fades it
-        work = _pool(gray, step, darkest=med - lo > hi - med)
-        lo, med, hi = _percentiles(np.bincount(work.ravel(), minlength=256), (0.0001, 0.5, 0.9999))
+    if pooled:  # a large photo, where a digit may be small and its pen a pixel wide: keep the
+        # inkiest pixel of each block rather than the mean, which fades it. Which is the ink is
+        # decided on the pooled copies themselves: in the block means a faint small digit does not
+        # stand out of the paper's grain either way
+        dark, light = _pool(gray, step, darkest=True), _pool(gray, step, darkest=False)
+        dlo, dmed, _ = _tails(dark)
+        _, lmed, lhi = _tails(light)
+        work = dark if dmed - dlo > lhi - lmed else light
+    else:
+        work = np.asarray(Image.fromarray(gray).reduce(step)) if step > 1 else gray
+    lo, med, hi = _tails(work)
     ink = Ink(gray, factor, step, contrast=float(hi - lo), pooled=pooled)
     if ink.contrast < MIN_CONTRAST:
         return ink
@@ -197,6 +201,11 @@ def find_ink(gray: np.ndarray, factor: float = 1.0, work_side: int = WORK_SIDE, 
     ink.page = mask
     ink.mask, ink.boxes = _main_digit(ink.page)
     return ink
+
+
+def _tails(work: np.ndarray) -> list[float]:
+    """Gray levels at 0.01%, 50% and 99.99%: a small digit in a large photo is 0.02% of the copy."""
+    return _percentiles(np.bincount(work.ravel(), minlength=256), (0.0001, 0.5, 0.9999))
 
 
 def _pool(gray: np.ndarray, step: int, darkest: bool) -> np.ndarray:
