@@ -376,3 +376,12 @@ def test_a_fine_pen_in_a_large_photo_is_told_from_the_paper_grain() -> None:
     ink = find_ink(np.asarray(img), factor=2.0)  # a 2048x1536 photo decoded at half size
     assert ink.invert and ink.mask is not None
     assert ink.box(ink.mask) == pytest.approx([1200, 700, 64, 124], abs=8)
+
+
+def test_a_box_the_digit_touches_is_cut_off() -> None:
+    img = draw_seven(size=(640, 480), box=(292, 214, 340, 300), width=6, paper=220)
+    ImageDraw.Draw(img).rectangle((290, 200, 356, 306), outline=60, width=3)  # the 7's bar touches it
+    prep = prepare(img)
+    assert prep.ink.lines > 0
+    x, y, w, h = prep.ink.box(prep.ink.mask)
+    assert x >= 290 and w <= 56 and y >= 205  # the 7, not the box around it

@@ -16,7 +16,13 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from handwritten_digits.lines import MIN_LINED_SIDE, erase_ruling, remove_frames, remove_lines
+from handwritten_digits.lines import (
+    MIN_LINED_SIDE,
+    erase_ruling,
+    remove_frames,
+    remove_lines,
+    strip_box_sides,
+)
 from handwritten_digits.masks import EIGHT, MIN_SPECK, SPECK_FRAC, bbox, drop_specks, stroke_width
 
 log = logging.getLogger(__name__)
@@ -195,8 +201,9 @@ def find_ink(gray: np.ndarray, factor: float = 1.0, work_side: int = WORK_SIDE, 
     if max(mask.shape) >= MIN_LINED_SIDE:
         mask, framed = remove_frames(mask)
         mask, boxed = remove_lines(mask)
-        ink.lines += framed + boxed
-        if boxed:
+        mask, sides = strip_box_sides(mask)
+        ink.lines += framed + boxed + sides
+        if boxed or sides:
             mask = drop_specks(mask)
     ink.page = mask
     ink.mask, ink.boxes = _main_digit(ink.page)

@@ -95,6 +95,51 @@ def remove_frames(mask: np.ndarray) -> tuple[np.ndarray, int]:
     return out, count
 
 
+def strip_box_sides(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """Cut a printed box off the digit written into it and touching it (so one component, which
+    `remove_frames` leaves alone): a component whose two opposite outer edges are straight lines
+    along FRAME_SIDE of its height (width) or more, with ink between them, loses those edges and
+    any other side so inked. A digit's own strokes never run along both of its opposite edges."""
+    labels, n = ndimage.label(mask, EIGHT)
+    out, count = mask, 0
+    for i, sl in enumerate(ndimage.find_objects(labels), 1):
+        comp = labels[sl] == i
+        h, w = comp.shape
+        if min(h, w) < MIN_FRAME:
+            continue
+        sides = {side: _edge_line(comp, side) for side in ("left", "right", "top", "bottom")}
+        if not (sides["left"] and sides["right"] or sides["top"] and sides["bottom"]):
+            continue
+        keep = comp.copy()
+        for side, thick in sides.items():
+            if thick:
+                keep[_edge_slice(side, thick)] = False
+        if keep.sum() < 0.2 * comp.sum():  # nothing much inside: a box alone is for the abstention rules
+            continue
+        cleared = np.zeros_like(mask)
+        cleared[sl] = comp & ~keep
+        out = out & ~cleared
+        count += sum(1 for t in sides.values() if t)
+    return out, count
+
+
+def _edge_line(comp: np.ndarray, side: str) -> int:
+    """Thickness of a straight line along `side` of the component's box covering FRAME_SIDE of it,
+    else 0. The line may be up to a sixth of the box thick (a photo's box line at working scale)."""
+    a = {"left": comp, "right": comp[:, ::-1], "top": comp.T, "bottom": comp.T[:, ::-1]}[side]
+    runs = np.argmin(np.pad(a, ((0, 0), (0, 1))), axis=1)  # ink run from the edge, per row
+    inked = runs > 0
+    if inked.mean() < FRAME_SIDE:
+        return 0
+    thick = int(np.percentile(runs[inked], 75))
+    return thick + 1 if thick <= max(2, a.shape[1] // 6) else 0
+
+
+def _edge_slice(side: str, thick: int) -> tuple[slice, slice]:
+    return {"left": (slice(None), slice(0, thick)), "right": (slice(None), slice(-thick, None)),
+            "top": (slice(0, thick), slice(None)), "bottom": (slice(-thick, None), slice(None))}[side]
+
+
 def remove_lines(mask: np.ndarray) -> tuple[np.ndarray, int]:
     """Delete long thin horizontal/vertical runs (ruled paper, grids, form boxes), keep the digit."""
     h, w = mask.shape
