@@ -385,3 +385,15 @@ def test_a_box_the_digit_touches_is_cut_off() -> None:
     assert prep.ink.lines > 0
     x, y, w, h = prep.ink.box(prep.ink.mask)
     assert x >= 290 and w <= 56 and y >= 205  # the 7, not the box around it
+
+
+def test_the_light_end_of_a_pencil_stroke_stays_with_the_digit() -> None:
+    rng = np.random.default_rng(0)
+    img = Image.new("L", (640, 480), 215)
+    d = ImageDraw.Draw(img)
+    d.line([(290, 180), (350, 180)], fill=170, width=4)  # a pencil 7: the bar pressed harder ...
+    d.line([(350, 180), (310, 300)], fill=202, width=4)  # ... than the long stroke down
+    photo = np.clip(np.asarray(img, np.float32) + rng.normal(0, 2, (480, 640)), 0, 255).astype(np.uint8)
+    ink = prepare(photo).ink
+    assert ink.mask is not None
+    assert ink.box(ink.mask)[3] > 110  # the whole 7, not its bar alone

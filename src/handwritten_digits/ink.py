@@ -41,6 +41,8 @@ BG_WINDOW = 0.15  # of the long side: median window (7 px of 48); ink is a minor
 STROKE_WINDOW = 0.15  # of the long side: closing window, wider than the strokes of a large digit
 MIN_STROKE_WINDOW = 10  # px: ... and than the thick strokes of an MNIST-size tile
 BROAD_LIGHT = 0.06  # of the long side: a photo's light side this wide is lit paper, not chalk strokes
+HYSTERESIS = 0.6  # of the threshold: fainter pixels joined to sure ink are ink too ...
+FAINT_INK = 100  # gray levels above the paper: ... when the ink is fainter than this (pencil; pen > 130)
 NOISE_SIGMAS = 5.0  # the threshold is at least this many robust sigmas above the background
 BORDER_CONTACT = 0.06  # of the long side: ink lying along the border this far is not writing
 MIN_CONTACT = 8  # px (working scale)
@@ -188,12 +190,22 @@ def find_ink(gray: np.ndarray, factor: float = 1.0, work_side: int = WORK_SIDE, 
     noise = NOISE_SIGMAS * sigma
     ink.floor = _percentiles(hist, (0.25,))[0] + noise
     thr = max(_otsu(hist), ink.floor + MIN_CONTRAST / 2)
-    mask = fg > thr
+    strong = fg > thr
+    weak = fg > max(ink.floor, HYSTERESIS * thr)
     if ink.invert:  # division amplifies the noise of shadowed paper: the floor rises with it there
         paper = float(np.median(ink.bg))
-        mask &= fg > ink.floor + noise * (np.maximum(paper / np.maximum(ink.bg, 1.0), 1.0) - 1.0) * 2.0
+        weak &= fg > ink.floor + noise * (np.maximum(paper / np.maximum(ink.bg, 1.0), 1.0) - 1.0) * 2.0
+    mask = strong & weak
     if not mask.any():
         return ink
+    if np.percentile(fg[mask], 95) < FAINT_INK:  # pencil: fainter pixels joined to sure ink are ink
+        # too (the light end of a stroke), never on their own. Not for pen: its faint rims would
+        # join a digit to a box or to its neighbours
+        labels, _ = ndimage.label(weak, EIGHT)
+        hit = np.zeros(labels.max() + 1, bool)
+        hit[labels[mask]] = True
+        hit[0] = False
+        mask = hit[labels]
     ink.level = float(np.percentile(fg[mask], 95))
     if ink.level - ink.floor < MIN_INK_LEVEL:
         return ink
