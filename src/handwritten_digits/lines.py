@@ -8,7 +8,7 @@ sides of a comb of cells), keeping the digit's own straight strokes. All at work
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 from scipy import ndimage
@@ -75,13 +75,9 @@ def remove_frames(mask: np.ndarray) -> tuple[np.ndarray, int]:
     """Delete closed printed boxes around a digit: a component whose bounding box is inked along
     nearly all of its four sides, empty inside, and holding other ink there. A hand-drawn 0 touches
     its box only at four points; a box line touched by the digit is left to `remove_lines`."""
-    labels, n = ndimage.label(mask, EIGHT)
     out, count = mask, 0
-    for i, sl in enumerate(ndimage.find_objects(labels), 1):
-        comp = labels[sl] == i
+    for labels, i, sl, comp in _box_sized(mask):
         h, w = comp.shape
-        if min(h, w) < MIN_FRAME:
-            continue
         sides = (comp[:2].any(0).mean(), comp[-2:].any(0).mean(), comp[:, :2].any(1).mean(),
                  comp[:, -2:].any(1).mean())
         my, mx = max(2, round(FRAME_MARGIN * h)), max(2, round(FRAME_MARGIN * w))
@@ -95,18 +91,22 @@ def remove_frames(mask: np.ndarray) -> tuple[np.ndarray, int]:
     return out, count
 
 
+def _box_sized(mask: np.ndarray) -> Iterator[tuple[np.ndarray, int, tuple[slice, slice], np.ndarray]]:
+    """(labels, label, box, component mask in its box) for each component MIN_FRAME px or more a side."""
+    labels, _ = ndimage.label(mask, EIGHT)
+    for i, sl in enumerate(ndimage.find_objects(labels), 1):
+        comp = labels[sl] == i
+        if min(comp.shape) >= MIN_FRAME:
+            yield labels, i, sl, comp
+
+
 def strip_box_sides(mask: np.ndarray) -> tuple[np.ndarray, int]:
     """Cut a printed box off the digit written into it and touching it (so one component, which
     `remove_frames` leaves alone): a component whose two opposite outer edges are straight lines
     along FRAME_SIDE of its height (width) or more, with ink between them, loses those edges and
     any other side so inked. A digit's own strokes never run along both of its opposite edges."""
-    labels, n = ndimage.label(mask, EIGHT)
     out, count = mask, 0
-    for i, sl in enumerate(ndimage.find_objects(labels), 1):
-        comp = labels[sl] == i
-        h, w = comp.shape
-        if min(h, w) < MIN_FRAME:
-            continue
+    for _, _, sl, comp in _box_sized(mask):
         sides = {side: _edge_line(comp, side) for side in ("left", "right", "top", "bottom")}
         if not (sides["left"] and sides["right"] or sides["top"] and sides["bottom"]):
             continue
