@@ -397,3 +397,13 @@ def test_the_light_end_of_a_pencil_stroke_stays_with_the_digit() -> None:
     ink = prepare(photo).ink
     assert ink.mask is not None
     assert ink.box(ink.mask)[3] > 110  # the whole 7, not its bar alone
+
+
+def test_chalk_on_a_blackboard_photo_is_still_light_ink() -> None:
+    rng = np.random.default_rng(0)
+    board = 255 - np.asarray(draw_seven(size=(640, 480), box=(260, 140, 360, 330), width=12, paper=200),
+                             np.float32)  # light strokes on a dark, noisy board
+    photo = np.clip(board + rng.normal(0, 4, board.shape), 0, 255).astype(np.uint8)
+    ink = find_ink(photo)
+    assert not ink.invert and ink.mask is not None
+    assert ink.box(ink.mask) == pytest.approx([254, 134, 112, 202], abs=10)
