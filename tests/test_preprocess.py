@@ -407,3 +407,35 @@ def test_chalk_on_a_blackboard_photo_is_still_light_ink() -> None:
     ink = find_ink(photo)
     assert not ink.invert and ink.mask is not None
     assert ink.box(ink.mask) == pytest.approx([254, 134, 112, 202], abs=10)
+
+
+def test_a_digit_cropped_into_a_corner_is_kept_beside_a_speck() -> None:
+    img = Image.new("L", (120, 160), 230)  # a tight crop: the 7's bar runs along the top edge
+    d = ImageDraw.Draw(img)
+    d.line([(0, 3), (115, 3), (40, 160)], fill=20, width=8)
+    d.rectangle((20, 100, 22, 102), fill=20)  # a speck of dirt
+    prep = prepare(img)
+    assert prep.ink.mask is not None
+    x, y, w, h = prep.ink.box(prep.ink.mask)
+    assert w > 100 and h > 140  # the 7, not the speck
+
+
+def test_a_bold_chalk_digit_is_not_taken_for_lit_paper() -> None:
+    rng = np.random.default_rng(1)
+    board = Image.new("L", (640, 480), 40)
+    ImageDraw.Draw(board).line([(220, 80), (420, 80), (300, 420)], fill=230, width=56)
+    photo = np.clip(np.asarray(board, np.float32) + rng.normal(0, 4, (480, 640)), 0, 255).astype(np.uint8)
+    ink = find_ink(photo)
+    assert not ink.invert and ink.mask is not None
+    x, y, w, h = ink.box(ink.mask)
+    assert w > 200 and h > 330
+
+
+def test_a_z_shaped_two_keeps_its_bars() -> None:
+    img = Image.new("L", (280, 280), 255)
+    d = ImageDraw.Draw(img)
+    for line in ((80, 50, 200, 50), (200, 50, 80, 230), (80, 230, 200, 230)):
+        d.line(line, fill=0, width=14)
+    prep = prepare(img)
+    assert prep.ink.lines == 0
+    assert prep.ink.box(prep.ink.mask)[3] > 180  # both bars are still there

@@ -46,6 +46,7 @@ FAINT_INK = 100  # gray levels above the paper: ... when the ink is fainter than
 NOISE_SIGMAS = 5.0  # the threshold is at least this many robust sigmas above the background
 BORDER_CONTACT = 0.06  # of the long side: ink lying along the border this far is not writing
 MIN_CONTACT = 8  # px (working scale)
+CORNER_CONTACT = 0.5  # of its size: a piece in a corner touching the sides this much is table
 SMALL_MASK = 24  # px (working scale): ink this small has its fill measured at full resolution
 PIECE_REACH = 0.3  # of the main component's size: pieces this close belong to the same digit
 PIECE_FRAC = 0.06  # pieces smaller than this fraction of the main component are dropped
@@ -252,9 +253,13 @@ def _polarity(work: np.ndarray, lo: float, med: float, hi: float, clean: bool
 
 
 def _broad_light(work: np.ndarray) -> bool:
-    """Whether the light side of a global Otsu split is too broad for strokes (lit paper, not chalk)."""
+    """Whether the light side of a global Otsu split, where it reaches the frame, is too broad for
+    strokes: lit paper runs out of the picture, a bold chalk digit stands inside it."""
     light = work > _otsu(np.bincount(work.ravel(), minlength=256))
-    return stroke_width(light) > BROAD_LIGHT * max(work.shape)
+    labels, _ = ndimage.label(light, EIGHT)
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    outer = np.isin(labels, edge[edge > 0])
+    return stroke_width(outer) > BROAD_LIGHT * max(work.shape)
 
 
 def _background(work: np.ndarray, invert: bool, clean: bool) -> np.ndarray:
@@ -365,14 +370,20 @@ def _drop_border_solids(mask: np.ndarray) -> np.ndarray:
         contact += touch
         touches.append(touch > 0)
         along |= (touch >= least) & (touch >= reach)
-    # a corner of the table or of the page beyond it (a tilted photo) touches two adjacent sides
-    top, bottom, left, right = touches
-    along |= ((top | bottom) & (left | right)) & (contact >= MIN_CONTACT)
-    if not along.any():
-        return mask
     areas = np.bincount(labels.ravel(), minlength=n + 1)
     real = np.arange(n + 1) > 0
     inner = (contact == 0) & (areas >= MIN_SPECK) & real
+    # a corner of the table or of the page beyond it (a tilted photo) touches two adjacent sides
+    # along much of its size, where a stroke leaving the frame crosses it over its width; and it is
+    # no bigger than twice the writing away from the border (a speck beside a tightly cropped digit
+    # does not make the digit a corner)
+    top, bottom, left, right = touches
+    extent = np.maximum(heights, widths)
+    writing = extent[inner].max() if inner.any() else 0
+    along |= (top | bottom) & (left | right) & (contact >= np.maximum(MIN_CONTACT, CORNER_CONTACT * extent)) \
+        & (extent <= 2 * writing)
+    if not along.any():
+        return mask
     if not inner.any() or areas[inner].max() < SPECK_FRAC * areas[real & ~along].max():
         return mask  # no writing off the border: the border ink is the writing
     return mask & ~along[labels]

@@ -102,13 +102,14 @@ def _box_sized(mask: np.ndarray) -> Iterator[tuple[np.ndarray, int, tuple[slice,
 
 def strip_box_sides(mask: np.ndarray) -> tuple[np.ndarray, int]:
     """Cut a printed box off the digit written into it and touching it (so one component, which
-    `remove_frames` leaves alone): a component whose two opposite outer edges are straight lines
-    along FRAME_SIDE of its height (width) or more, with ink between them, loses those edges and
-    any other side so inked. A digit's own strokes never run along both of its opposite edges."""
+    `remove_frames` leaves alone): a component three of whose outer edges, two of them opposite, are
+    straight lines along FRAME_SIDE of its height (width) or more, with ink between them, loses
+    those edges. A digit's own strokes never run along three edges of its box (a Z-shaped 2: two)."""
     out, count = mask, 0
     for _, _, sl, comp in _box_sized(mask):
         sides = {side: _edge_line(comp, side) for side in ("left", "right", "top", "bottom")}
-        if not (sides["left"] and sides["right"] or sides["top"] and sides["bottom"]):
+        opposite = sides["left"] and sides["right"] or sides["top"] and sides["bottom"]
+        if not opposite or sum(1 for t in sides.values() if t) < 3:  # a Z-shaped 2 has two bars
             continue
         keep = comp.copy()
         for side, thick in sides.items():
