@@ -81,6 +81,7 @@ def _bad_dataset(tmp_path: Path, tiny_dataset: Path, name: str, data: bytes) -> 
     (["train", "--resume", "/nonexistent/run"], "not a run folder"),
     (["train", "--recipe", "best", "--model-arg", "kernel"], "KEY=VALUE"),
     (["train", "--recipe", "best", "--model-arg", "kernel=4"], "kernel must be odd"),
+    (["train", "--recipe", "best", "--model-arg", "kernel=true"], "kernel must be odd"),
     (["models", "nope"], "unknown model 'nope'"),
     (["evaluate", "/nonexistent/run"], "no model found"),
     (["predict", "--model", "/nonexistent/run", "x.png"], "no model found"),

@@ -160,9 +160,10 @@ class Recognizer:
     def predict_many(self, sources: list[ImageInput]) -> list[Prediction]:
         """One Prediction per source, in order; a bad file gives reason "error", never an exception.
 
-        An image shrunk RETRY_STEP times or more for finding its ink, that comes out blank or not a
-        digit, gets a second look on a copy that keeps each block's inkiest pixel (a thin pen fades in
-        the mean); the second answer counts only when it is a digit, gate and all."""
+        An image shrunk RETRY_STEP times or more for finding its ink, that comes out blank, not a
+        digit or several digits, gets a second look on a copy that keeps each block's inkiest pixel
+        (a thin pen fades in the mean); the second answer counts only when it is a digit, gate and
+        all."""
         preps = [self._prepare(src) for src in sources]
         results = self._answer(sources, preps)
         again = [i for i, (r, p) in enumerate(zip(results, preps, strict=True))

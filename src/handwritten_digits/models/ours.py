@@ -62,7 +62,7 @@ def fast_cnn(num_classes: int = 10, width: int = 24) -> nn.Module:
 def best_cnn(num_classes: int = 10, width: int = 32, dropout: float = 0.2,
              kernel: int = 3) -> nn.Module:
     """`kernel` (odd) sets every convolution's size: 5 or 7 give ensemble members that err differently."""
-    if kernel < 1 or kernel % 2 == 0:
+    if isinstance(kernel, bool) or not isinstance(kernel, int) or kernel < 1 or kernel % 2 == 0:
         raise ValueError(f"kernel must be odd and positive (got {kernel})")
     w = width
     return SmallCNN(((w, w), (2 * w, 2 * w), (4 * w, 4 * w)), num_classes, dropout, head="flat",
