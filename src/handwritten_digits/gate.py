@@ -132,8 +132,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", help="run folder or .safetensors (default: the package default)")
     ap.add_argument("--out", type=Path, required=True, help="the gated copy (.safetensors)")
-    ap.add_argument("--negatives", type=int, default=30_000)
-    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--negatives", type=int, default=45_000)
+    ap.add_argument("--epochs", type=int, default=6)  # the shipped gate: 45,000 negatives, 6 epochs
     ap.add_argument("--threshold", type=float, default=THRESHOLD)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
