@@ -1,4 +1,5 @@
-"""Find the ink in a grayscale picture: polarity, background, threshold, specks, the main digit.
+"""Find the ink in a grayscale picture: threshold, specks, border ink, the main digit (which side is
+ink and the paper's level are `handwritten_digits.paper`'s business).
 
 Everything here runs on a small working copy (WORK_SIDE px on the long side for one digit, more for a
 number or a large photo) so that a photo costs a few milliseconds; `Ink.crop` then cuts the chosen ink
@@ -23,7 +24,17 @@ from handwritten_digits.lines import (
     remove_lines,
     strip_box_sides,
 )
-from handwritten_digits.masks import EIGHT, MIN_SPECK, SPECK_FRAC, bbox, drop_specks, stroke_width
+from handwritten_digits.masks import EIGHT, MIN_SPECK, SPECK_FRAC, bbox, drop_specks
+from handwritten_digits.paper import (
+    CLEAN_NOISE,
+    foreground,
+    noise_sigma,
+    otsu,
+    percentiles,
+    polarity,
+    resize,
+    tails,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +43,6 @@ WORK_SIDE_LARGE = 512  # ... of inputs this large (input px), where a digit may 
 LARGE_INPUT = 1400
 MIN_CONTRAST = 24  # gray levels: less than this between paper and ink is a blank image
 MIN_INK_LEVEL = 16  # gray levels above the paper's noise floor: fainter ink (even pencil) is no ink
-CLEAN_NOISE = 1.0  # gray levels of pixel noise: below this an image is digital (a canvas), not a photo
-FLAT_BACKGROUND = 10  # gray levels: a background estimate varying less than this is taken as flat
-FLAT_SHARE = 0.7  # of the paper's pixels: this many within FLAT_BACKGROUND of its commonest level is flat
-AMBIGUOUS = 0.25  # of the gray range: a median this far from both ends does not tell the paper
-BG_SIDE = 48  # px: long side of the grid on which the median estimates the paper
-BG_WINDOW = 0.15  # of the long side: median window (7 px of 48); ink is a minority in it
-STROKE_WINDOW = 0.15  # of the long side: closing window, wider than the strokes of a large digit
-MIN_STROKE_WINDOW = 10  # px: ... and than the thick strokes of an MNIST-size tile
-BROAD_LIGHT = 0.06  # of the long side: a photo's light side this wide is lit paper, not chalk strokes
 HYSTERESIS = 0.6  # of the threshold: fainter pixels joined to sure ink are ink too ...
 FAINT_INK = 100  # gray levels above the paper: ... when the ink is fainter than this (pencil; pen > 130)
 NOISE_SIGMAS = 5.0  # the threshold is at least this many robust sigmas above the background
@@ -102,9 +104,9 @@ class Ink:
         y0, y1 = ys.start * s, min(ys.stop * s, self.gray.shape[0])
         x0, x1 = xs.start * s, min(xs.stop * s, self.gray.shape[1])
         size = (x1 - x0, y1 - y0)
-        bg = _resize(self.bg[sl], size, Image.Resampling.BILINEAR)
-        v = _foreground(self.gray[y0:y1, x0:x1], bg, self.invert)
-        soft = _resize(near.astype(np.float32), size, Image.Resampling.NEAREST)
+        bg = resize(self.bg[sl], size, Image.Resampling.BILINEAR)
+        v = foreground(self.gray[y0:y1, x0:x1], bg, self.invert)
+        soft = resize(near.astype(np.float32), size, Image.Resampling.NEAREST)
         fg = np.clip((v - self.floor) / max(self.level - self.floor, 1.0), 0.0, 1.0) * soft
         tight = bbox(fg > 0)
         return None if tight is None else fg[tight]
@@ -173,24 +175,24 @@ def find_ink(gray: np.ndarray, factor: float = 1.0, work_side: int = WORK_SIDE, 
         # decided on the pooled copies themselves: in the block means a faint small digit does not
         # stand out of the paper's grain either way
         dark, light = _pool(gray, step, darkest=True), _pool(gray, step, darkest=False)
-        dlo, dmed, _ = _tails(dark)
-        _, lmed, lhi = _tails(light)
+        dlo, dmed, _ = tails(dark)
+        _, lmed, lhi = tails(light)
         work = dark if dmed - dlo > lhi - lmed else light
     else:
         work = np.asarray(Image.fromarray(gray).reduce(step)) if step > 1 else gray
-    lo, med, hi = _tails(work)
+    lo, med, hi = tails(work)
     ink = Ink(gray, factor, step, contrast=float(hi - lo), pooled=pooled)
     if ink.contrast < MIN_CONTRAST:
         return ink
-    sigma = _noise_sigma(work)  # gray levels
-    ink.invert, ink.bg = _polarity(work, lo, med, hi, clean=sigma <= CLEAN_NOISE)
-    fg = _foreground(work, ink.bg, ink.invert)
+    sigma = noise_sigma(work)  # gray levels
+    ink.invert, ink.bg = polarity(work, lo, med, hi, clean=sigma <= CLEAN_NOISE)
+    fg = foreground(work, ink.bg, ink.invert)
     if max(work.shape) >= MIN_LINED_SIDE:
         fg, ink.lines = erase_ruling(fg)
     hist = np.bincount(fg.astype(np.uint8).ravel(), minlength=256)
     noise = NOISE_SIGMAS * sigma
-    ink.floor = _percentiles(hist, (0.25,))[0] + noise
-    thr = max(_otsu(hist), ink.floor + MIN_CONTRAST / 2)
+    ink.floor = percentiles(hist, (0.25,))[0] + noise
+    thr = max(otsu(hist), ink.floor + MIN_CONTRAST / 2)
     strong = fg > thr
     weak = fg > max(ink.floor, HYSTERESIS * thr)
     if ink.invert:  # division amplifies the noise of shadowed paper: the floor rises with it there
@@ -223,107 +225,11 @@ def find_ink(gray: np.ndarray, factor: float = 1.0, work_side: int = WORK_SIDE, 
     return ink
 
 
-def _tails(work: np.ndarray) -> list[float]:
-    """Gray levels at 0.01%, 50% and 99.99%: a small digit in a large photo is 0.02% of the copy."""
-    return _percentiles(np.bincount(work.ravel(), minlength=256), (0.0001, 0.5, 0.9999))
-
-
 def _pool(gray: np.ndarray, step: int, darkest: bool) -> np.ndarray:
     """(H/step, W/step) min (or max) over step x step blocks; partial blocks at the edges dropped."""
     h, w = gray.shape[0] // step * step, gray.shape[1] // step * step
     blocks = gray[:h, :w].reshape(h // step, step, w // step, step)
     return blocks.min(axis=(1, 3)) if darkest else blocks.max(axis=(1, 3))
-
-
-def _polarity(work: np.ndarray, lo: float, med: float, hi: float, clean: bool
-              ) -> tuple[bool, np.ndarray]:
-    """(dark ink on light paper?, paper level). The paper is the majority, nearer the median; when the
-    median sits mid-way (a shadow over half the page) the ink is what stands out of its background."""
-    invert = med - lo > hi - med
-    if not invert and not clean and max(work.shape) >= MIN_LINED_SIDE and _broad_light(work):
-        # a shadow over most of a photo makes the dark paper the majority; the lit paper is no ink
-        # (a canvas, which has no pixel noise, may well be thick white strokes on black)
-        return True, _background(work, True, clean)
-    if min(med - lo, hi - med) > AMBIGUOUS * (hi - lo):
-        dark, light = _background(work, True, clean), _background(work, False, clean)
-        out_dark = np.percentile(dark - work, 99.98)  # a small digit may be 0.05% of the page
-        out_light = np.percentile(work - light, 99.98)
-        return bool(out_dark > out_light), dark if out_dark > out_light else light
-    return bool(invert), _background(work, bool(invert), clean)
-
-
-def _broad_light(work: np.ndarray) -> bool:
-    """Whether the light side of a global Otsu split, where it reaches the frame, is too broad for
-    strokes: lit paper runs out of the picture, a bold chalk digit stands inside it."""
-    light = work > _otsu(np.bincount(work.ravel(), minlength=256))
-    labels, _ = ndimage.label(light, EIGHT)
-    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    outer = np.isin(labels, edge[edge > 0])
-    return stroke_width(outer) > BROAD_LIGHT * max(work.shape)
-
-
-def _background(work: np.ndarray, invert: bool, clean: bool) -> np.ndarray:
-    """(h, w) float32 paper level in gray units, flat when it barely varies.
-
-    The lower (dark ink) or upper envelope of two estimates: a median over a coarse grid, which
-    follows vignetting up to the borders and ignores paper texture but blurs a shadow's edge, and a
-    grey closing (opening) by a window wider than any stroke at working scale, which keeps that edge
-    sharp but rides on the texture's peaks. `clean` (no pixel noise): look for flat paper first.
-    """
-    flat = _flat_paper(work, invert) if clean else None
-    if flat is not None:  # a canvas or a clean scan: thick strokes must not leak into a local estimate
-        return np.full(work.shape, flat, np.float32)
-    step = max(1, round(max(work.shape) / BG_SIDE))
-    small = np.asarray(Image.fromarray(np.ascontiguousarray(work)).reduce(step)) if step > 1 else work
-    k = max(round(BG_WINDOW * max(small.shape)), 2 * MIN_STROKE_WINDOW // step) | 1
-    coarse = ndimage.median_filter(small, size=k, mode="nearest")
-    if int(coarse.max()) - int(coarse.min()) < FLAT_BACKGROUND:  # a canvas or a scan: no shadow either
-        return np.full(work.shape, float(np.median(coarse)), np.float32)
-    coarse = _resize(coarse, (work.shape[1], work.shape[0]), Image.Resampling.BILINEAR)
-    morph = ndimage.grey_closing if invert else ndimage.grey_opening
-    fine = morph(work, size=max(MIN_STROKE_WINDOW, round(STROKE_WINDOW * max(work.shape))), mode="nearest")
-    return (np.minimum(coarse, fine) if invert else np.maximum(coarse, fine)).astype(np.float32)
-
-
-def _flat_paper(work: np.ndarray, invert: bool) -> float | None:
-    """The paper level when the paper side of a global Otsu split is flat, else None (only asked of
-    images without pixel noise: canvases and clean scans).
-
-    Judged on the paper's own pixels, so a drawing whose strokes fill most of a median window (thick
-    pen on a 280-px canvas) is still seen as ink on flat paper; photos always carry sensor noise and
-    go through the local estimate, which follows shadows."""
-    hist = np.bincount(work.ravel(), minlength=256)
-    t = _otsu(hist)
-    paper = hist.copy()
-    if invert:
-        paper[: int(t) + 1] = 0
-    else:
-        paper[int(t) + 1:] = 0
-    if paper.sum() < 0.3 * hist.sum():
-        return None
-    if stroke_width(work <= t if invert else work > t) > STROKE_WINDOW * max(work.shape):
-        return None  # the "ink" side is too broad for strokes: a cast shadow over part of the page
-    # the anti-aliased rims of the strokes fall on the paper side too: flat means most of it at one level
-    mode = int(np.argmax(paper))
-    near = paper[max(mode - FLAT_BACKGROUND // 2, 0):mode + FLAT_BACKGROUND // 2 + 1].sum()
-    return float(mode) if near >= FLAT_SHARE * paper.sum() else None
-
-
-def _foreground(gray: np.ndarray, bg: np.ndarray, invert: bool) -> np.ndarray:
-    """(h, w) float32 ink strength in gray levels (0 = paper). Dark ink is measured against the paper
-    by division -- reflectance times light, so a shadow dims ink and paper alike -- light ink on a
-    dark ground by subtraction."""
-    g = gray.astype(np.float32)
-    if invert:
-        return np.clip(255.0 * (1.0 - g / np.maximum(bg, 1.0)), 0.0, 255.0)
-    return np.clip(g - bg, 0.0, 255.0)
-
-
-def _noise_sigma(work: np.ndarray) -> float:
-    """Gray levels of pixel noise: robust spread of horizontal neighbour differences."""
-    diff = np.abs(np.diff(work.astype(np.int16), axis=1)).astype(np.uint8)
-    mad = _percentiles(np.bincount(diff.ravel(), minlength=256), (0.5,))[0]
-    return mad / (0.6745 * np.sqrt(2.0))
 
 
 def _main_digit(page: np.ndarray) -> tuple[np.ndarray | None, list[tuple[int, int, int, int]]]:
@@ -387,24 +293,3 @@ def _drop_border_solids(mask: np.ndarray) -> np.ndarray:
     if not inner.any() or areas[inner].max() < SPECK_FRAC * areas[real & ~along].max():
         return mask  # no writing off the border: the border ink is the writing
     return mask & ~along[labels]
-
-
-def _otsu(hist: np.ndarray) -> float:
-    """Otsu's threshold of a 256-bin histogram (maximises the between-class variance)."""
-    p = hist.astype(np.float64) / max(hist.sum(), 1)
-    omega = np.cumsum(p)
-    mu = np.cumsum(p * np.arange(len(p)))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        between = (mu[-1] * omega - mu) ** 2 / (omega * (1.0 - omega))
-    return float(np.nanargmax(np.nan_to_num(between, nan=-1.0)))
-
-
-def _percentiles(hist: np.ndarray, qs: tuple[float, ...]) -> list[float]:
-    cdf = np.cumsum(hist) / max(hist.sum(), 1)
-    return [float(np.searchsorted(cdf, q)) for q in qs]
-
-
-def _resize(a: np.ndarray, size: tuple[int, int], method: Image.Resampling) -> np.ndarray:
-    if (a.shape[1], a.shape[0]) == size:
-        return a.astype(np.float32, copy=False)
-    return np.asarray(Image.fromarray(a.astype(np.float32), "F").resize(size, method))
