@@ -175,12 +175,13 @@ def find_ink(gray: np.ndarray, factor: float = 1.0, work_side: int = WORK_SIDE, 
         # decided on the pooled copies themselves: in the block means a faint small digit does not
         # stand out of the paper's grain either way
         dark, light = _pool(gray, step, darkest=True), _pool(gray, step, darkest=False)
-        dlo, dmed, _ = tails(dark)
-        _, lmed, lhi = tails(light)
-        work = dark if dmed - dlo > lhi - lmed else light
+        dark_tails, light_tails = tails(dark), tails(light)
+        dlo, dmed, _ = dark_tails
+        _, lmed, lhi = light_tails
+        work, (lo, med, hi) = (dark, dark_tails) if dmed - dlo > lhi - lmed else (light, light_tails)
     else:
         work = np.asarray(Image.fromarray(gray).reduce(step)) if step > 1 else gray
-    lo, med, hi = tails(work)
+        lo, med, hi = tails(work)
     ink = Ink(gray, factor, step, contrast=float(hi - lo), pooled=pooled)
     if ink.contrast < MIN_CONTRAST:
         return ink
