@@ -114,10 +114,13 @@ def to_gray(img: Image.Image) -> np.ndarray:
     return np.asarray(img)
 
 
-def prepare(source: ImageInput, max_pixels: int | None = None, pool: bool = False) -> Preprocessed:
-    """The 28x28 model input for one digit, with the ink statistics used to abstain (`pool`: see
-    `find_ink`)."""
-    gray, factor = load_gray(source, max_pixels)
+def prepare(source: ImageInput, max_pixels: int | None = None) -> Preprocessed:
+    """The 28x28 model input for one digit, with the ink statistics used to abstain."""
+    return prepare_gray(*load_gray(source, max_pixels))
+
+
+def prepare_gray(gray: np.ndarray, factor: float = 1.0, pool: bool = False) -> Preprocessed:
+    """`prepare` for an image already decoded by `load_gray` (`pool`: see `find_ink`)."""
     ink = find_ink(gray, factor, pool=pool)
     if ink.mask is None or not ink.mask.any():
         return Preprocessed(np.zeros((SIZE, SIZE), np.uint8), ink, "blank")

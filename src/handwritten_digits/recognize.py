@@ -21,7 +21,7 @@ from handwritten_digits.errors import DigitsError
 from handwritten_digits.evaluate import infer
 from handwritten_digits.ink import Ink, Shape, find_ink
 from handwritten_digits.modelio import LoadedModel, load_model
-from handwritten_digits.preprocess import ImageInput, Preprocessed, load_gray, prepare, render
+from handwritten_digits.preprocess import ImageInput, Preprocessed, load_gray, prepare, prepare_gray, render
 from handwritten_digits.segment import MAX_DIGITS, glyphs, merge_strokes, split_glyphs
 
 log = logging.getLogger(__name__)
@@ -170,17 +170,18 @@ class Recognizer:
                  if r.reason in RETRY_REASONS and isinstance(p, Preprocessed)
                  and p.ink.step >= RETRY_STEP and not p.ink.pooled]
         if again:
+            retried = [preps[i] for i in again]  # the image is decoded already: find its ink again
             second = self._answer([sources[i] for i in again],
-                                  [self._prepare(sources[i], pool=True) for i in again])
+                                  [prepare_gray(p.ink.gray, p.ink.factor, pool=True) for p in retried])
             for i, r in zip(again, second, strict=True):
                 if r.reason is None:
                     results[i] = r
         return results
 
     @staticmethod
-    def _prepare(source: ImageInput, pool: bool = False) -> Preprocessed | DigitsError:
+    def _prepare(source: ImageInput) -> Preprocessed | DigitsError:
         try:
-            return prepare(source, pool=pool)
+            return prepare(source)
         except DigitsError as e:
             return e
 
