@@ -439,3 +439,31 @@ def test_a_z_shaped_two_keeps_its_bars() -> None:
     prep = prepare(img)
     assert prep.ink.lines == 0
     assert prep.ink.box(prep.ink.mask)[3] > 180  # both bars are still there
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_labelling_inside_the_ink_box_matches_labelling_the_whole_mask(seed):
+    from handwritten_digits.masks import EIGHT, drop_specks, label
+    rng = np.random.default_rng(seed)
+    mask = np.zeros((60, 80), bool)
+    y, x = rng.integers(0, 30), rng.integers(0, 40)
+    mask[y:y + 30, x:x + 40] = rng.random((30, 40)) > 0.6
+    for m in (mask, np.zeros_like(mask), np.ones_like(mask)):
+        labels, n = label(m)
+        ref, ref_n = ndimage.label(m, EIGHT)
+        assert n == ref_n and np.array_equal(labels, ref)
+        areas = np.bincount(ref.ravel())
+        areas[0] = 0
+        expect = (areas >= max(3, 0.02 * areas.max()))[ref] if ref_n else m
+        assert np.array_equal(drop_specks(m), expect)
+
+
+def test_a_tilted_printed_line_is_straight_and_an_arc_is_not():
+    from handwritten_digits.lines import _straight
+    line = np.zeros((5, 60), bool)
+    line[np.clip((np.arange(60) * 0.05).astype(int) + 1, 0, 4), np.arange(60)] = True
+    arc = np.zeros((12, 60), bool)
+    xs = np.arange(60)
+    arc[(10 - 10 * np.sin(np.pi * xs / 59)).astype(int), xs] = True
+    assert _straight(line, 1) and not _straight(arc, 1)
+    assert _straight(line.T, 0) and not _straight(arc.T, 0)

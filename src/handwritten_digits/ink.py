@@ -24,7 +24,7 @@ from handwritten_digits.lines import (
     remove_lines,
     strip_box_sides,
 )
-from handwritten_digits.masks import EIGHT, MIN_SPECK, SPECK_FRAC, bbox, drop_specks
+from handwritten_digits.masks import EIGHT, MIN_SPECK, SPECK_FRAC, bbox, drop_specks, label
 from handwritten_digits.paper import (
     CLEAN_NOISE,
     foreground,
@@ -130,7 +130,7 @@ class Ink:
             if box is not None:
                 fill = float(np.count_nonzero(solid)) / solid[box].size
         holes = int(np.count_nonzero(ndimage.binary_fill_holes(mask[sl]))) - int(np.count_nonzero(mask[sl]))
-        return Shape(area / mask.size, fill, w / h, ndimage.label(mask, EIGHT)[1],
+        return Shape(area / mask.size, fill, w / h, label(mask)[1],
                      float(np.sqrt(max(ev[0], 0) / max(ev[1], 1e-9))), touches, len(self.boxes),
                      max(h / H, w / W), self._solid(sl), holes / max(area, 1))
 
@@ -205,7 +205,7 @@ def find_ink(gray: np.ndarray, factor: float = 1.0, work_side: int = WORK_SIDE, 
     if np.percentile(fg[mask], 95) < FAINT_INK:  # pencil: fainter pixels joined to sure ink are ink
         # too (the light end of a stroke), never on their own. Not for pen: its faint rims would
         # join a digit to a box or to its neighbours
-        labels, _ = ndimage.label(weak, EIGHT)
+        labels, _ = label(weak)
         hit = np.zeros(labels.max() + 1, bool)
         hit[labels[mask]] = True
         hit[0] = False
@@ -235,7 +235,7 @@ def _pool(gray: np.ndarray, step: int, darkest: bool) -> np.ndarray:
 
 def _main_digit(page: np.ndarray) -> tuple[np.ndarray | None, list[tuple[int, int, int, int]]]:
     """The largest component plus the nearby pieces of the same digit; all component boxes."""
-    labels, n = ndimage.label(page, EIGHT)
+    labels, n = label(page)
     if n == 0:
         return None, []
     areas = np.bincount(labels.ravel())[1:]
@@ -258,7 +258,7 @@ def _drop_border_solids(mask: np.ndarray) -> np.ndarray:
     crosses the border over its own width; such a region lies along it for BORDER_CONTACT of the side
     or more. A tightly cropped digit or number touches the border everywhere and is all there is:
     nothing is removed then."""
-    labels, n = ndimage.label(mask, EIGHT)
+    labels, n = label(mask)
     if n == 0:
         return mask
     boxes = ndimage.find_objects(labels)

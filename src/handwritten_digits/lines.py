@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 from scipy import ndimage
 
-from handwritten_digits.masks import EIGHT, bbox, drop_specks
+from handwritten_digits.masks import bbox, drop_specks, label
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def remove_frames(mask: np.ndarray) -> tuple[np.ndarray, int]:
 
 def _box_sized(mask: np.ndarray) -> Iterator[tuple[np.ndarray, int, tuple[slice, slice], np.ndarray]]:
     """(labels, label, box, component mask in its box) for each component MIN_FRAME px or more a side."""
-    labels, _ = ndimage.label(mask, EIGHT)
+    labels, _ = label(mask)
     for i, sl in enumerate(ndimage.find_objects(labels), 1):
         comp = labels[sl] == i
         if min(comp.shape) >= MIN_FRAME:
@@ -169,7 +169,7 @@ def remove_lines(mask: np.ndarray) -> tuple[np.ndarray, int]:
     for cand, other, along in ((horiz, vert, 1), (vert, horiz, 0)):
         lo, hi = rs[along].start, rs[along].stop
         reach = max(2.0, LINE_OVERHANG * (hi - lo))
-        labels, n = ndimage.label(cand, EIGHT)
+        labels, n = label(cand)
         for i, sl in enumerate(ndimage.find_objects(labels), 1):
             a, b = sl[along].start, sl[along].stop
             piece = labels[sl] == i
@@ -195,7 +195,7 @@ def remove_lines(mask: np.ndarray) -> tuple[np.ndarray, int]:
 
 def _keep(cand: np.ndarray, test: Callable[[np.ndarray, tuple[slice, slice]], bool]) -> np.ndarray:
     """The components of `cand` for which test(component mask in its box, box) holds."""
-    labels, n = ndimage.label(cand, EIGHT)
+    labels, n = label(cand)
     if n == 0:
         return cand
     keep = np.zeros(n + 1, bool)
@@ -207,15 +207,16 @@ def _keep(cand: np.ndarray, test: Callable[[np.ndarray, tuple[slice, slice]], bo
 def _straight(piece: np.ndarray, along: int) -> bool:
     """Whether a run of ink is straight, as printed lines are even when tilted or seen in perspective:
     its middle across the line stays within LINE_WOBBLE px of a straight fit (the arc of a 0 does not)."""
-    across = np.nonzero(piece)[1 - along].astype(np.float64)
-    pos = np.nonzero(piece)[along].astype(np.float64)
-    if len(np.unique(pos)) < 3:
+    idx = np.nonzero(piece)
+    pos, across = idx[along], idx[1 - along].astype(np.float64)
+    counts = np.bincount(pos)
+    keep = counts > 0
+    if np.count_nonzero(keep) < 3:
         return True
-    centres = np.bincount(pos.astype(int), weights=across) / np.maximum(np.bincount(pos.astype(int)), 1)
-    keep = np.bincount(pos.astype(int)) > 0
-    x, y = np.nonzero(keep)[0].astype(np.float64), centres[keep]
-    fit = np.polyval(np.polyfit(x, y, 1), x)
-    return float(np.abs(y - fit).max()) <= LINE_WOBBLE
+    x, y = np.flatnonzero(keep).astype(np.float64), np.bincount(pos, weights=across)[keep] / counts[keep]
+    xc = x - x.mean()  # least-squares line through the centres, in closed form
+    slope = float(xc @ (y - y.mean())) / float(xc @ xc)
+    return float(np.abs(y - y.mean() - slope * xc).max()) <= LINE_WOBBLE
 
 
 def _long_runs(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
@@ -223,7 +224,7 @@ def _long_runs(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
     structure = np.zeros((3, 3), bool)
     structure[1, :] = axis == 1
     structure[:, 1] |= axis == 0
-    labels, n = ndimage.label(mask, structure)
+    labels, n = label(mask, structure)
     if n == 0:
         return mask
     sizes = np.bincount(labels.ravel())

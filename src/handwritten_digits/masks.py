@@ -20,15 +20,29 @@ def bbox(mask: np.ndarray, pad: int = 0) -> tuple[slice, slice] | None:
             slice(max(cols[0] - pad, 0), min(cols[-1] + 1 + pad, mask.shape[1])))
 
 
+def label(mask: np.ndarray, structure: np.ndarray = EIGHT) -> tuple[np.ndarray, int]:
+    """`ndimage.label`, computed inside the mask's bounding box only: ink is usually a small part of
+    the picture, and labelling is the commonest step of the ink search."""
+    box = bbox(mask)
+    labels = np.zeros(mask.shape, np.int32)
+    if box is None:
+        return labels, 0
+    labels[box], n = ndimage.label(mask[box], structure)
+    return labels, n
+
+
 def drop_specks(mask: np.ndarray, frac: float = SPECK_FRAC) -> np.ndarray:
     """The mask without components smaller than `frac` of the largest (or than MIN_SPECK px)."""
-    labels, n = ndimage.label(mask, EIGHT)
-    if n == 0:
+    box = bbox(mask)
+    if box is None:
         return mask
+    labels, _ = ndimage.label(mask[box], EIGHT)
     areas = np.bincount(labels.ravel())
     areas[0] = 0
     big = areas >= max(MIN_SPECK, frac * areas.max())
-    return big[labels]
+    out = np.zeros_like(mask)
+    out[box] = big[labels]
+    return out
 
 
 def stroke_width(binary: np.ndarray) -> float:

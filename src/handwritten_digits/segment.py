@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from handwritten_digits.masks import label
+
 MAX_DIGITS = 20
 MERGE_OVERLAP = 0.4  # of the narrower piece: x-overlap that makes two pieces one digit
 MIN_HEIGHT = 0.3  # of the tallest glyph: shorter glyphs (dots, dashes, specks) are not digits
@@ -31,7 +33,6 @@ DOT = 0.25  # of the median digit height: pieces no bigger than this either way 
 CUTS_TRIED = 5  # thinnest columns tried as cut points per glyph
 SPLIT_GAIN = 1.0  # a split must raise the parts' geometric-mean confidence above the whole's by this
 
-EIGHT = np.ones((3, 3), bool)
 Classify = Callable[[list[np.ndarray]], np.ndarray]  # masks -> (N, 10) probabilities
 
 
@@ -55,7 +56,7 @@ class Glyph:
 def glyphs(page: np.ndarray) -> list[Glyph]:
     """Components merged by x-overlap, short pieces joined to the digit they belong to, small ones
     dropped, sorted left to right."""
-    labels, n = ndimage.label(page, EIGHT)
+    labels, n = label(page)
     boxes = [(s[1].start, s[1].stop, s[0].start, s[0].stop) for s in ndimage.find_objects(labels)]
     groups: list[list[int]] = []
     spans: list[list[int]] = []
