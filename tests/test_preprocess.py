@@ -467,3 +467,11 @@ def test_a_tilted_printed_line_is_straight_and_an_arc_is_not():
     arc[(10 - 10 * np.sin(np.pi * xs / 59)).astype(int), xs] = True
     assert _straight(line, 1) and not _straight(arc, 1)
     assert _straight(line.T, 0) and not _straight(arc.T, 0)
+
+
+def test_a_colour_jpeg_is_decoded_as_luminance_alone():
+    data = to_bytes(draw_seven().convert("RGB"), "JPEG", quality=90)
+    img = decode(data, draft=1024)
+    assert img.mode == "L"  # no chroma upsampling or colour conversion spent on a grayscale answer
+    full = np.asarray(Image.open(io.BytesIO(data)).convert("L")).astype(int)
+    assert np.abs(np.asarray(img).astype(int) - full).max() <= 2

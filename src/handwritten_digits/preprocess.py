@@ -78,8 +78,10 @@ def decode(source: ImageInput, max_pixels: int | None = None, draft: int | None 
     if w * h > limit:
         raise ImageError(f"{name}: image too large ({w}x{h} = {w * h:,} pixels, limit {limit:,}), "
                          "refused before decoding")
-    if draft and img.format == "JPEG" and max(w, h) > draft:
-        img.draft("L" if img.mode == "RGB" else img.mode, (draft * w // max(w, h), draft * h // max(w, h)))
+    if draft and img.format == "JPEG":  # decode the luminance alone (no colour conversion), smaller
+        size = (draft * w // max(w, h), draft * h // max(w, h)) if max(w, h) > draft else (w, h)
+        if img.mode == "RGB" or size != (w, h):
+            img.draft("L" if img.mode == "RGB" else img.mode, size)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
