@@ -8,7 +8,7 @@ sides of a comb of cells), keeping the digit's own straight strokes. All at work
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 from scipy import ndimage
@@ -152,28 +152,30 @@ def remove_lines(mask: np.ndarray) -> tuple[np.ndarray, int]:
     if not (horiz.any() and vert.any()) and \
             np.count_nonzero(horiz.any(0)) < LINE_SPAN * w and np.count_nonzero(vert.any(1)) < LINE_SPAN * h:
         return mask, 0
-    # the corners a box side needs are printed lines too, not a digit's strokes
-    horiz = _keep(horiz, lambda piece, sl: _straight(piece, 1))
-    vert = _keep(vert, lambda piece, sl: _straight(piece, 0))
-    if not horiz.any() and not vert.any():
+    # the corners a box side needs are printed lines too, not a digit's strokes (each direction's runs
+    # are labelled once: the filters below keep or drop whole components)
+    runs = {1: [p for p in _pieces(horiz) if _straight(p[1], 1)],
+            0: [p for p in _pieces(vert) if _straight(p[1], 0)]}
+    if not runs[1] and not runs[0]:
         return mask, 0
+    horiz, vert = _paint(runs[1], mask.shape), _paint(runs[0], mask.shape)
     rest = drop_specks(mask & ~horiz & ~vert, frac=0.2)
     rs = bbox(rest)
     if rs is None:  # nothing but lines: leave them for the abstention rules
         return mask, 0
     # a box's sides span the digit they enclose: shorter runs are the digit's own straight strokes
-    horiz = _keep(horiz, lambda piece, sl: sl[1].stop - sl[1].start >= BOX_SIDE * (rs[1].stop - rs[1].start))
-    vert = _keep(vert, lambda piece, sl: sl[0].stop - sl[0].start >= BOX_SIDE * (rs[0].stop - rs[0].start))
+    for along in (1, 0):
+        runs[along] = [(sl, piece) for sl, piece in runs[along]
+                       if sl[along].stop - sl[along].start >= BOX_SIDE * (rs[along].stop - rs[along].start)]
+    horiz, vert = _paint(runs[1], mask.shape), _paint(runs[0], mask.shape)
     removed = np.zeros_like(mask)
     count = 0
-    for cand, other, along in ((horiz, vert, 1), (vert, horiz, 0)):
+    for along, other in ((1, vert), (0, horiz)):
         lo, hi = rs[along].start, rs[along].stop
         reach = max(2.0, LINE_OVERHANG * (hi - lo))
-        labels, n = label(cand)
-        for i, sl in enumerate(ndimage.find_objects(labels), 1):
+        for sl, piece in runs[along]:
             a, b = sl[along].start, sl[along].stop
-            piece = labels[sl] == i
-            thin = piece.sum() * LINE_ASPECT <= (b - a) * (b - a) and _straight(piece, along)
+            thin = piece.sum() * LINE_ASPECT <= (b - a) * (b - a)
             outside = a <= lo - reach and b >= hi + reach  # sticks out on both sides of the digit
             spans = b - a >= LINE_SPAN * mask.shape[along]  # ruled or grid paper
             # a side of a form box beside the digit (the comb's other cells) need not stick out
@@ -193,15 +195,17 @@ def remove_lines(mask: np.ndarray) -> tuple[np.ndarray, int]:
     return kept | bridge_v | bridge_h, count
 
 
-def _keep(cand: np.ndarray, test: Callable[[np.ndarray, tuple[slice, slice]], bool]) -> np.ndarray:
-    """The components of `cand` for which test(component mask in its box, box) holds."""
-    labels, n = label(cand)
-    if n == 0:
-        return cand
-    keep = np.zeros(n + 1, bool)
-    for i, sl in enumerate(ndimage.find_objects(labels), 1):
-        keep[i] = test(labels[sl] == i, sl)
-    return keep[labels]
+def _pieces(cand: np.ndarray) -> list[tuple[tuple[slice, slice], np.ndarray]]:
+    """(box, component mask in its box) for each component of `cand`."""
+    labels, _ = label(cand)
+    return [(sl, labels[sl] == i) for i, sl in enumerate(ndimage.find_objects(labels), 1)]
+
+
+def _paint(pieces: list[tuple[tuple[slice, slice], np.ndarray]], shape: tuple[int, ...]) -> np.ndarray:
+    out = np.zeros(shape, bool)
+    for sl, piece in pieces:
+        out[sl] |= piece
+    return out
 
 
 def _straight(piece: np.ndarray, along: int) -> bool:
