@@ -202,7 +202,8 @@ def find_ink(gray: np.ndarray, factor: float = 1.0, work_side: int = WORK_SIDE, 
     mask = strong & weak
     if not mask.any():
         return ink
-    if np.percentile(fg[mask], 95) < FAINT_INK:  # pencil: fainter pixels joined to sure ink are ink
+    ink.level = float(np.percentile(fg[mask], 95))
+    if ink.level < FAINT_INK:  # pencil: fainter pixels joined to sure ink are ink
         # too (the light end of a stroke), never on their own. Not for pen: its faint rims would
         # join a digit to a box or to its neighbours
         labels, _ = label(weak)
@@ -210,7 +211,7 @@ def find_ink(gray: np.ndarray, factor: float = 1.0, work_side: int = WORK_SIDE, 
         hit[labels[mask]] = True
         hit[0] = False
         mask = hit[labels]
-    ink.level = float(np.percentile(fg[mask], 95))
+        ink.level = float(np.percentile(fg[mask], 95))
     if ink.level - ink.floor < MIN_INK_LEVEL:
         return ink
     mask = drop_specks(_drop_border_solids(mask))
