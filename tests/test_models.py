@@ -67,3 +67,13 @@ def test_best_cnn_kernel_sets_every_convolution(kernel: int) -> None:
 def test_even_kernel_is_a_model_error() -> None:
     with pytest.raises(ModelError, match="kernel must be odd"):
         create_model("best-cnn", kernel=4)
+
+
+def test_inference_puts_every_module_in_eval_mode():
+    from handwritten_digits.evaluate import infer
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Dropout(0.5), torch.nn.Linear(784, 10))
+    model.eval()
+    model[1].train()  # a submodule left in training mode: dropout would make answers random
+    images = torch.randint(0, 256, (4, 28, 28), dtype=torch.uint8)
+    assert torch.equal(infer(model, images), infer(model, images))

@@ -25,8 +25,8 @@ def infer(model: nn.Module, images: torch.Tensor, mean: float = 0.0, std: float 
           batch_size: int = 256, device: str | torch.device = "cpu",
           tta: bool = False) -> torch.Tensor:
     """Logits (N, C) float32 for uint8 images (N, 28, 28); `tta` averages shifted copies."""
-    if model.training:  # eval() walks every module: a cost per call when serving one image at a time
-        model.eval()
+    if any(m.training for m in model.modules()):  # eval() costs more than this check per call when
+        model.eval()  # serving one image at a time
     out = []
     for start in range(0, len(images), batch_size):
         x = prepare(images[start:start + batch_size], mean, std).to(device)

@@ -202,6 +202,7 @@ def _pieces(cand: np.ndarray) -> list[tuple[tuple[slice, slice], np.ndarray]]:
 
 
 def _paint(pieces: list[tuple[tuple[slice, slice], np.ndarray]], shape: tuple[int, ...]) -> np.ndarray:
+    """A mask of `shape` holding the given components."""
     out = np.zeros(shape, bool)
     for sl, piece in pieces:
         out[sl] |= piece

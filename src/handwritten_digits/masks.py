@@ -40,7 +40,7 @@ def drop_specks(mask: np.ndarray, frac: float = SPECK_FRAC) -> np.ndarray:
     areas = np.bincount(labels.ravel())
     areas[0] = 0
     big = areas >= max(MIN_SPECK, frac * areas.max())
-    out = np.zeros_like(mask)
+    out = np.zeros(mask.shape, bool)
     out[box] = big[labels]
     return out
 

@@ -14,8 +14,8 @@ CLEAN_NOISE = 1.0  # gray levels of pixel noise: below this an image is digital 
 FLAT_BACKGROUND = 10  # gray levels: a background estimate varying less than this is taken as flat
 FLAT_SHARE = 0.7  # of the paper's pixels: this many within FLAT_BACKGROUND of its commonest level is flat
 AMBIGUOUS = 0.25  # of the gray range: a median this far from both ends does not tell the paper
-BG_SIDE = 32  # px: long side of the grid on which the median estimates the paper (48 scores the same
-# on the tune split at three times the cost)
+BG_SIDE = 32  # px: long side of the grid on which the median estimates the paper (48, at three times
+# the cost, scored within a few images of it on every tune set)
 BG_WINDOW = 0.15  # of the long side: median window (5 px of 32); ink is a minority in it
 STROKE_WINDOW = 0.15  # of the long side: closing window, wider than the strokes of a large digit
 MIN_STROKE_WINDOW = 10  # px: ... and than the thick strokes of an MNIST-size tile

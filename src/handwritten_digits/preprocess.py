@@ -49,7 +49,8 @@ class Preprocessed:
 
 
 def decode(source: ImageInput, max_pixels: int | None = None, draft: int | None = None) -> Image.Image:
-    """A PIL image of the first frame, EXIF-rotated; `draft` lets JPEGs decode smaller (long side)."""
+    """A PIL image of the first frame, EXIF-rotated. `draft` (long side): a JPEG decodes no larger, and a
+    colour JPEG as its luminance alone (mode L), for callers that want grayscale anyway."""
     if isinstance(source, Image.Image):
         return source
     if isinstance(source, np.ndarray):
