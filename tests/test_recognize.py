@@ -214,3 +214,42 @@ def test_a_thin_pen_gets_a_second_look(mnist_recognizer: Recognizer,
     assert mnist_recognizer.predict(thin_pen_photo(0, stroke=False)).digit is None  # paper alone
     monkeypatch.setattr(recognize, "RETRY_STEP", 10**6)  # the first look alone: the pen is lost
     assert all(p.digit is None for p in mnist_recognizer.predict_many(photos))
+
+
+def boxed_photo(digit: int, box: int, seed: int) -> bytes:
+    """640x480 JPEG of shaded paper with a small printed box (2-px lines) and a digit written in it
+    clear of the lines: at working scale (a third) the box lines merge with the strokes."""
+    rng = np.random.default_rng(seed)
+    paper = np.full((480, 640), 200.0) + np.linspace(-15, 15, 640)[None, :] + rng.normal(0, 4, (480, 640))
+    img = Image.fromarray(paper.clip(0, 255).astype(np.uint8))
+    d = ImageDraw.Draw(img)
+    x, y = 300, 200
+    d.rectangle((x, y, x + box, y + box), outline=90, width=2)
+    m = box // 6
+    a, b, s = x + m, y + m, box - 2 * m
+    t = s * 2 // 3
+    strokes = {7: [(a, b + 1), (a + s, b + 1), (a + s // 3, b + s)],
+               4: [(a + t, b + s), (a + t, b), (a, b + t), (a + s, b + t)]}
+    d.line(strokes[digit], fill=30, width=3)
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def test_a_digit_in_a_small_printed_box_gets_a_look_at_full_resolution(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from handwritten_digits import preprocess
+    rec = Recognizer.load()
+    photos = [boxed_photo(7, 36, seed) for seed in range(2)] + [boxed_photo(4, 44, seed) for seed in range(2)]
+    assert [p.digit for p in rec.predict_many(photos)] == [7, 7, 4, 4]
+    monkeypatch.setattr(preprocess, "ZOOM_EXTENT", 0)  # the first look alone: box and digit are one
+    assert all(p.reason == "not_a_digit" for p in rec.predict_many(photos))
+
+
+def test_a_dot_in_a_photo_is_not_looked_at_again() -> None:
+    img = thin_pen_photo(0, stroke=False)
+    ImageDraw.Draw(img).ellipse((310, 220, 338, 248), fill=40)  # zoomed in, this dot reads as a 5
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=85)
+    p = Recognizer.load().predict(buf.getvalue())
+    assert p.digit is None and p.reason == "not_a_digit"

@@ -23,7 +23,7 @@ from scipy import ndimage
 
 from handwritten_digits.errors import ImageError
 from handwritten_digits.ink import Ink, find_ink
-from handwritten_digits.masks import stroke_width
+from handwritten_digits.masks import bbox, stroke_width
 
 ImageInput = str | os.PathLike | bytes | np.ndarray | Image.Image
 
@@ -35,6 +35,8 @@ MNIST_STROKE = 1.96  # px at the 20-px box: median `stroke_width` of MNIST train
 STROKE_RANGE = (0.45, 2.2)  # strokes outside this multiple of MNIST's are dilated / eroded
 # (99.8% of MNIST training digits lie in 0.46-2.2x, so MNIST-like input is left alone)
 STROKE_SCALE = 3  # strokes are adjusted at this multiple of the final size, before the last downscale
+ZOOM_EXTENT = 64  # px (working scale): ink this small may be looked at again at full resolution ...
+ZOOM_SIDE = 96  # px: ... in a crop around it at least this large (line removal needs MIN_LINED_SIDE)
 
 __all__ = ["ImageInput", "Ink", "Preprocessed", "decode", "prepare", "render", "to_gray", "to_mnist"]
 
@@ -128,6 +130,23 @@ def prepare_gray(gray: np.ndarray, factor: float = 1.0, pool: bool = False) -> P
     if ink.mask is None or not ink.mask.any():
         return Preprocessed(np.zeros((SIZE, SIZE), np.uint8), ink, "blank")
     return Preprocessed(render(ink, ink.mask), ink)
+
+
+def prepare_zoomed(ink: Ink) -> Preprocessed | None:
+    """`prepare` again on a full-resolution crop around all the ink (`ink.page`, so a second digit
+    beside the first stays in view), when it was found on a shrunk copy and is small there (a digit in
+    a small printed box, whose lines merge with its strokes at working scale); None when there is
+    nothing to zoom into."""
+    sl = bbox(ink.page) if ink.page is not None and ink.step > 1 else None
+    if sl is None or max(sl[0].stop - sl[0].start, sl[1].stop - sl[1].start) > ZOOM_EXTENT:
+        return None
+    s = ink.step
+    y0, y1, x0, x1 = sl[0].start * s, sl[0].stop * s, sl[1].start * s, sl[1].stop * s
+    size = max(y1 - y0, x1 - x0)
+    margin = int(max(0.5 * size, (ZOOM_SIDE - size) / 2))
+    h, w = ink.gray.shape
+    crop = ink.gray[max(y0 - margin, 0):min(y1 + margin, h), max(x0 - margin, 0):min(x1 + margin, w)]
+    return prepare_gray(np.ascontiguousarray(crop), ink.factor)
 
 
 def to_mnist(source: ImageInput) -> np.ndarray:

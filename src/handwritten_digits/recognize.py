@@ -21,7 +21,15 @@ from handwritten_digits.errors import DigitsError
 from handwritten_digits.evaluate import infer
 from handwritten_digits.ink import Ink, Shape, find_ink
 from handwritten_digits.modelio import LoadedModel, load_model
-from handwritten_digits.preprocess import ImageInput, Preprocessed, load_gray, prepare, prepare_gray, render
+from handwritten_digits.preprocess import (
+    ImageInput,
+    Preprocessed,
+    load_gray,
+    prepare,
+    prepare_gray,
+    prepare_zoomed,
+    render,
+)
 from handwritten_digits.segment import MAX_DIGITS, glyphs, merge_strokes, split_glyphs
 
 log = logging.getLogger(__name__)
@@ -160,23 +168,41 @@ class Recognizer:
     def predict_many(self, sources: list[ImageInput]) -> list[Prediction]:
         """One Prediction per source, in order; a bad file gives reason "error", never an exception.
 
-        An image shrunk RETRY_STEP times or more for finding its ink, that comes out blank, not a
-        digit or several digits, gets a second look on a copy that keeps each block's inkiest pixel
-        (a thin pen fades in the mean); the second answer counts only when it is a digit, gate and
-        all."""
+        An image whose answer is blank, not a digit or several digits gets up to two more looks, and
+        a later answer counts only when it is a digit, gate and all:
+        - shrunk RETRY_STEP times or more for finding its ink: on a copy that keeps each block's
+          inkiest pixel (a thin pen fades in the mean);
+        - ink found on a shrunk copy, small there, and shaped like one digit (a dot or a line is not
+          looked at again): at full resolution around it (`prepare_zoomed`), where the lines of a
+          small printed box no longer merge with the strokes.
+        The image is decoded once: each look finds the ink again in the decoded pixels."""
         preps = [self._prepare(src) for src in sources]
         results = self._answer(sources, preps)
-        again = [i for i, (r, p) in enumerate(zip(results, preps, strict=True))
-                 if r.reason in RETRY_REASONS and isinstance(p, Preprocessed)
-                 and p.ink.step >= RETRY_STEP and not p.ink.pooled]
-        if again:
-            retried = [preps[i] for i in again]  # the image is decoded already: find its ink again
-            second = self._answer([sources[i] for i in again],
-                                  [prepare_gray(p.ink.gray, p.ink.factor, pool=True) for p in retried])
-            for i, r in zip(again, second, strict=True):
-                if r.reason is None:
-                    results[i] = r
+        pooled = {i: prepare_gray(p.ink.gray, p.ink.factor, pool=True)
+                  for i, p in self._abstained(results, preps)
+                  if p.ink.step >= RETRY_STEP and not p.ink.pooled}
+        self._second_look(sources, results, pooled)
+        zoomed = {i: z for i, p in self._abstained(results, preps)
+                  if p.ink.mask is not None and shape_reason(p.ink.shape(p.ink.mask)) is None
+                  and (z := prepare_zoomed(p.ink)) is not None}
+        self._second_look(sources, results, zoomed)
         return results
+
+    @staticmethod
+    def _abstained(results: list[Prediction], preps: list[Preprocessed | DigitsError]
+                   ) -> list[tuple[int, Preprocessed]]:
+        return [(i, p) for i, (r, p) in enumerate(zip(results, preps, strict=True))
+                if r.reason in RETRY_REASONS and isinstance(p, Preprocessed)]
+
+    def _second_look(self, sources: list[ImageInput], results: list[Prediction],
+                     looks: dict[int, Preprocessed]) -> None:
+        """Replace results[i] by the answer on looks[i] where that answer is a digit."""
+        if not looks:
+            return
+        answers = self._answer([sources[i] for i in looks], list(looks.values()))
+        for i, r in zip(looks, answers, strict=True):
+            if r.reason is None:
+                results[i] = r
 
     @staticmethod
     def _prepare(source: ImageInput) -> Preprocessed | DigitsError:
