@@ -253,3 +253,26 @@ def test_a_dot_in_a_photo_is_not_looked_at_again() -> None:
     img.save(buf, "JPEG", quality=85)
     p = Recognizer.load().predict(buf.getvalue())
     assert p.digit is None and p.reason == "not_a_digit"
+
+
+def smooth_photo(seed: int) -> bytes:
+    """1600x1200 JPEG of gently shaded paper without pixel noise (as a phone's smoothing leaves it) and
+    a 36-px 7: decoded at half size, its paper looks digital, but its shading is no flat background."""
+    rng = np.random.default_rng(seed)
+    blots = Image.fromarray((rng.random((6, 8)) * 255).astype(np.uint8)).resize((1600, 1200),
+                                                                                Image.Resampling.BICUBIC)
+    paper = 215 + (np.asarray(blots, np.float32) - 128) * 0.12
+    img = Image.fromarray(paper.clip(0, 255).astype(np.uint8))
+    ImageDraw.Draw(img).line([(780, 580), (804, 580), (788, 616)], fill=60, width=3)
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def test_a_smooth_photo_is_not_taken_for_a_canvas(monkeypatch: pytest.MonkeyPatch) -> None:
+    from handwritten_digits import paper
+    rec = Recognizer.load()
+    photos = [smooth_photo(seed) for seed in range(3)]
+    assert [p.digit for p in rec.predict_many(photos)] == [7, 7, 7]
+    monkeypatch.setattr(paper, "DIGITAL_SHARE", 0.0)  # any paper within FLAT_BACKGROUND counts as flat
+    assert all(p.digit is None for p in rec.predict_many(photos))

@@ -13,6 +13,8 @@ from handwritten_digits.masks import EIGHT, stroke_width
 CLEAN_NOISE = 1.0  # gray levels of pixel noise: below this an image is digital (a canvas), not a photo
 FLAT_BACKGROUND = 10  # gray levels: a background estimate varying less than this is taken as flat
 FLAT_SHARE = 0.7  # of the paper's pixels: this many within FLAT_BACKGROUND of its commonest level is flat
+DIGITAL_SHARE = 0.65  # ... and this many within one level of it (tune split: canvases >= 0.94, smooth
+# photos <= 0.38; 0.5 and 0.8 score the same)
 AMBIGUOUS = 0.25  # of the gray range: a median this far from both ends does not tell the paper
 BG_SIDE = 32  # px: long side of the grid on which the median estimates the paper (48, at three times
 # the cost, scored within a few images of it on every tune set)
@@ -98,7 +100,11 @@ def _flat_paper(work: np.ndarray, invert: bool) -> float | None:
     # the anti-aliased rims of the strokes fall on the paper side too: flat means most of it at one level
     mode = int(np.argmax(paper))
     near = paper[max(mode - FLAT_BACKGROUND // 2, 0):mode + FLAT_BACKGROUND // 2 + 1].sum()
-    return float(mode) if near >= FLAT_SHARE * paper.sum() else None
+    # ... and a digital background sits at one level: a smooth photo without pixel noise (a small JPEG
+    # decoded at half size) spreads its paper over many, and gradually -- its shading is no ink
+    level = paper[max(mode - 1, 0):mode + 2].sum()
+    flat = near >= FLAT_SHARE * paper.sum() and level >= DIGITAL_SHARE * paper.sum()
+    return float(mode) if flat else None
 
 
 def foreground(gray: np.ndarray, bg: np.ndarray, invert: bool) -> np.ndarray:
