@@ -13,8 +13,7 @@ from handwritten_digits.masks import EIGHT, stroke_width
 CLEAN_NOISE = 1.0  # gray levels of pixel noise: below this an image is digital (a canvas), not a photo
 FLAT_BACKGROUND = 10  # gray levels: a background estimate varying less than this is taken as flat
 FLAT_SHARE = 0.7  # of the paper's pixels: this many within FLAT_BACKGROUND of its commonest level is flat
-DIGITAL_SHARE = 0.65  # ... and this many within one level of it (tune split: canvases >= 0.94, smooth
-# photos <= 0.38; 0.5 and 0.8 score the same)
+INK_GAP = 24  # gray levels: ... and the median of the other side this far from it (ink, not shading)
 AMBIGUOUS = 0.25  # of the gray range: a median this far from both ends does not tell the paper
 BG_SIDE = 32  # px: long side of the grid on which the median estimates the paper (48, at three times
 # the cost, scored within a few images of it on every tune set)
@@ -66,6 +65,7 @@ def _background(work: np.ndarray, invert: bool, clean: bool) -> np.ndarray:
     """
     flat = _flat_paper(work, invert) if clean else None
     if flat is not None:  # a canvas or a clean scan: thick strokes must not leak into a local estimate
+        # (`_flat_paper` says which noise-free images those are)
         return np.full(work.shape, flat, np.float32)
     step = max(1, round(max(work.shape) / BG_SIDE))
     small = np.asarray(Image.fromarray(np.ascontiguousarray(work)).reduce(step)) if step > 1 else work
@@ -81,11 +81,12 @@ def _background(work: np.ndarray, invert: bool, clean: bool) -> np.ndarray:
 
 def _flat_paper(work: np.ndarray, invert: bool) -> float | None:
     """The paper level when the paper side of a global Otsu split is flat, else None (only asked of
-    images without pixel noise: canvases and clean scans).
+    images without pixel noise: canvases, clean scans, and smooth photos, which it turns away).
 
     Judged on the paper's own pixels, so a drawing whose strokes fill most of a median window (thick
-    pen on a 280-px canvas) is still seen as ink on flat paper; photos always carry sensor noise and
-    go through the local estimate, which follows shadows."""
+    pen on a 280-px canvas) is still seen as ink on flat paper. Photos mostly carry sensor noise and
+    go through the local estimate, which follows shadows; a smooth one without noise is told apart
+    here by its Otsu split falling inside the paper's own shading."""
     hist = np.bincount(work.ravel(), minlength=256)
     t = otsu(hist)
     paper = hist.copy()
@@ -100,11 +101,11 @@ def _flat_paper(work: np.ndarray, invert: bool) -> float | None:
     # the anti-aliased rims of the strokes fall on the paper side too: flat means most of it at one level
     mode = int(np.argmax(paper))
     near = paper[max(mode - FLAT_BACKGROUND // 2, 0):mode + FLAT_BACKGROUND // 2 + 1].sum()
-    # ... and a digital background sits at one level: a smooth photo without pixel noise (a small JPEG
-    # decoded at half size) spreads its paper over many, and gradually -- its shading is no ink
-    level = paper[max(mode - 1, 0):mode + 2].sum()
-    flat = near >= FLAT_SHARE * paper.sum() and level >= DIGITAL_SHARE * paper.sum()
-    return float(mode) if flat else None
+    # ... and the other side is ink, well apart from the paper: in a smooth photo without pixel noise
+    # (a large JPEG decoded at half size) the split falls inside the paper's own shading
+    other = hist - paper
+    ink = percentiles(other, (0.5,))[0]
+    return float(mode) if near >= FLAT_SHARE * paper.sum() and abs(mode - ink) >= INK_GAP else None
 
 
 def foreground(gray: np.ndarray, bg: np.ndarray, invert: bool) -> np.ndarray:

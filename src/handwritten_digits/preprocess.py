@@ -1,12 +1,13 @@
 """Image -> model input: the single place that turns any picture into a 28x28 MNIST-like array.
 
 `decode` opens anything Pillow reads (refusing decompression bombs before decoding) and `to_gray`
-flattens it to 8-bit grayscale. `analyze` finds the ink on a small working copy: polarity, uneven
-background (morphological opening), Otsu threshold, speck and ruled/box-line removal, connected
+flattens it to 8-bit grayscale. `handwritten_digits.ink.find_ink` finds the ink on a small working
+copy: polarity, uneven background, Otsu threshold, speck and ruled/box-line removal, connected
 components. `render` crops a mask's ink from the full-resolution image, anti-aliased, scales it into
 a 20x20 box, brings the stroke width toward MNIST's and centres it by center of mass in 28x28, as
 MNIST was made. `prepare` does all of that for one digit and returns the ink statistics used to
-abstain; `to_mnist` returns just the array.
+abstain; `prepare_zoomed` does it again on a crop around small ink, at a finer scale; `to_mnist`
+returns just the array.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ MNIST_STROKE = 1.96  # px at the 20-px box: median `stroke_width` of MNIST train
 STROKE_RANGE = (0.45, 2.2)  # strokes outside this multiple of MNIST's are dilated / eroded
 # (99.8% of MNIST training digits lie in 0.46-2.2x, so MNIST-like input is left alone)
 STROKE_SCALE = 3  # strokes are adjusted at this multiple of the final size, before the last downscale
-ZOOM_EXTENT = 64  # px (working scale): ink this small may be looked at again at full resolution ...
+ZOOM_EXTENT = 64  # px (working scale): ink this small may be looked at again at a finer scale ...
 ZOOM_SIDE = 96  # px: ... in a crop around it at least this large (line removal needs MIN_LINED_SIDE)
 
 __all__ = ["ImageInput", "Ink", "Preprocessed", "decode", "prepare", "render", "to_gray", "to_mnist"]
@@ -133,10 +134,11 @@ def prepare_gray(gray: np.ndarray, factor: float = 1.0, pool: bool = False) -> P
 
 
 def prepare_zoomed(ink: Ink) -> Preprocessed | None:
-    """`prepare` again on a full-resolution crop around all the ink (`ink.page`, so a second digit
+    """`prepare` again on a crop of the decoded image around all the ink (`ink.page`, so a second digit
     beside the first stays in view), when it was found on a shrunk copy and is small there (a digit in
-    a small printed box, whose lines merge with its strokes at working scale); None when there is
-    nothing to zoom into."""
+    a small printed box, whose lines merge with its strokes at working scale). The crop is searched
+    like any image: at full resolution up to 256 px, else shrunk less than before. None when
+    there is nothing to zoom into."""
     sl = bbox(ink.page) if ink.page is not None and ink.step > 1 else None
     if sl is None or max(sl[0].stop - sl[0].start, sl[1].stop - sl[1].start) > ZOOM_EXTENT:
         return None

@@ -173,7 +173,7 @@ class Recognizer:
         - shrunk RETRY_STEP times or more for finding its ink: on a copy that keeps each block's
           inkiest pixel (a thin pen fades in the mean);
         - ink found on a shrunk copy, small there, and shaped like one digit (a dot or a line is not
-          looked at again): at full resolution around it (`prepare_zoomed`), where the lines of a
+          looked at again): at a finer scale around it (`prepare_zoomed`), where the lines of a
           small printed box no longer merge with the strokes.
         The image is decoded once: each look finds the ink again in the decoded pixels."""
         preps = [self._prepare(src) for src in sources]
