@@ -480,3 +480,18 @@ def test_a_colour_jpeg_is_decoded_as_luminance_alone():
     assert img.mode == "L"  # no chroma upsampling or colour conversion spent on a grayscale answer
     full = np.asarray(Image.open(io.BytesIO(data)).convert("L")).astype(int)
     assert np.abs(np.asarray(img).astype(int) - full).max() <= 2
+
+
+def test_the_inner_walls_of_a_comb_the_digit_touches_are_cut_off_too() -> None:
+    from handwritten_digits.lines import strip_box_sides
+    mask = np.zeros((60, 160), bool)  # working scale: a comb of four cells, 2-px lines
+    mask[10:12, 10:150] = mask[48:50, 10:150] = True
+    for x in (10, 44, 80, 114, 148):
+        mask[10:50, x:x + 2] = True
+    digit = np.zeros_like(mask)  # a 5 in the third cell, its last stroke run into the bottom line
+    digit[16:19, 86:108] = digit[16:30, 86:89] = digit[28:31, 86:108] = True
+    digit[28:48, 105:108] = digit[45:48, 86:108] = True
+    out, count = strip_box_sides(mask | digit)
+    assert count >= 3
+    assert not out[14:46, 44:46].any() and not out[14:46, 114:116].any()  # the walls beside the digit
+    assert out[digit].mean() > 0.9  # the 5 stays

@@ -115,6 +115,8 @@ def strip_box_sides(mask: np.ndarray) -> tuple[np.ndarray, int]:
         for side, thick in sides.items():
             if thick:
                 keep[_edge_slice(side, thick)] = False
+        if sides["top"] and sides["bottom"]:  # a comb of cells: its inner walls go too
+            keep &= ~_walls(keep, sides["top"], keep.shape[0] - sides["bottom"], max(sides.values()))
         if keep.sum() < 0.2 * comp.sum():  # nothing much inside: a box alone is for the abstention rules
             continue
         cleared = np.zeros_like(mask)
@@ -122,6 +124,20 @@ def strip_box_sides(mask: np.ndarray) -> tuple[np.ndarray, int]:
         out = out & ~cleared
         count += sum(1 for t in sides.values() if t)
     return out, count
+
+
+def _walls(keep: np.ndarray, top: int, bottom: int, thick: int) -> np.ndarray:
+    """The columns of `keep` inked along FRAME_SIDE of rows top:bottom (between a comb's top and
+    bottom lines), in runs at most `thick` + 1 columns wide: the walls between its cells, as a mask
+    of those rows. A handwritten 1 leans, or stops short of the lines."""
+    walls = np.zeros_like(keep)
+    if bottom <= top:
+        return walls
+    runs, _ = ndimage.label(keep[top:bottom].mean(axis=0) >= FRAME_SIDE)
+    for sl in ndimage.find_objects(runs):
+        if sl[0].stop - sl[0].start <= thick + 1:
+            walls[top:bottom, sl[0]] = True
+    return walls
 
 
 def _edge_line(comp: np.ndarray, side: str) -> int:
