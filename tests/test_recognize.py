@@ -240,7 +240,7 @@ def test_a_digit_in_a_small_printed_box_gets_a_look_at_full_resolution(
         monkeypatch: pytest.MonkeyPatch) -> None:
     from handwritten_digits import preprocess
     rec = Recognizer.load()
-    photos = [boxed_photo(7, 36, seed) for seed in range(2)] + [boxed_photo(4, 44, seed) for seed in range(2)]
+    photos = [boxed_photo(7, 36, seed) for seed in range(2)] + [boxed_photo(4, 36, seed) for seed in range(2)]
     assert [p.digit for p in rec.predict_many(photos)] == [7, 7, 4, 4]
     monkeypatch.setattr(preprocess, "ZOOM_EXTENT", 0)  # the first look alone: box and digit are one
     assert all(p.reason == "not_a_digit" for p in rec.predict_many(photos))
