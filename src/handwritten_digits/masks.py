@@ -23,20 +23,28 @@ def bbox(mask: np.ndarray, pad: int = 0) -> tuple[slice, slice] | None:
 def label(mask: np.ndarray, structure: np.ndarray = EIGHT) -> tuple[np.ndarray, int]:
     """`ndimage.label`, computed inside the mask's bounding box only: ink is usually a small part of
     the picture, and labelling is the commonest step of the ink search."""
-    box = bbox(mask)
     labels = np.zeros(mask.shape, np.int32)
-    if box is None:
-        return labels, 0
-    labels[box], n = ndimage.label(mask[box], structure)
+    box, boxed, n = _label_box(mask, structure)
+    if box is not None:
+        labels[box] = boxed
     return labels, n
+
+
+def _label_box(mask: np.ndarray, structure: np.ndarray = EIGHT
+               ) -> tuple[tuple[slice, slice] | None, np.ndarray | None, int]:
+    """(the mask's bounding box, the labels inside it, their count); (None, None, 0) when empty."""
+    box = bbox(mask)
+    if box is None:
+        return None, None, 0
+    labels, n = ndimage.label(mask[box], structure)
+    return box, labels, n
 
 
 def drop_specks(mask: np.ndarray, frac: float = SPECK_FRAC) -> np.ndarray:
     """The mask without components smaller than `frac` of the largest (or than MIN_SPECK px)."""
-    box = bbox(mask)
+    box, labels, _ = _label_box(mask)
     if box is None:
         return mask
-    labels, _ = ndimage.label(mask[box], EIGHT)
     areas = np.bincount(labels.ravel())
     areas[0] = 0
     big = areas >= max(MIN_SPECK, frac * areas.max())
