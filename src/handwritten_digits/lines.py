@@ -109,7 +109,8 @@ def strip_box_sides(mask: np.ndarray) -> tuple[np.ndarray, int]:
     for _, _, sl, comp in _box_sized(mask):
         sides = {side: _edge_line(comp, side) for side in ("left", "right", "top", "bottom")}
         opposite = sides["left"] and sides["right"] or sides["top"] and sides["bottom"]
-        if not opposite or sum(1 for t in sides.values() if t) < 3:  # a Z-shaped 2 has two bars
+        lined = sum(1 for t in sides.values() if t)
+        if not opposite or lined < 3:  # a Z-shaped 2 has two bars
             continue
         keep = comp.copy()
         for side, thick in sides.items():
@@ -122,7 +123,7 @@ def strip_box_sides(mask: np.ndarray) -> tuple[np.ndarray, int]:
         cleared = np.zeros_like(mask)
         cleared[sl] = comp & ~keep
         out = out & ~cleared
-        count += sum(1 for t in sides.values() if t)
+        count += lined
     return out, count
 
 
