@@ -24,7 +24,16 @@ from handwritten_digits.lines import (
     remove_lines,
     strip_box_sides,
 )
-from handwritten_digits.masks import EIGHT, MIN_SPECK, SPECK_FRAC, bbox, drop_specks, label
+from handwritten_digits.masks import (
+    EIGHT,
+    MIN_SPECK,
+    SPECK_FRAC,
+    bbox,
+    drop_specks,
+    enclosed,
+    label,
+    thinness,
+)
 from handwritten_digits.paper import (
     CLEAN_NOISE,
     foreground,
@@ -118,8 +127,6 @@ class Ink:
             return Shape()
         h, w = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
         area = int(np.count_nonzero(mask))
-        ys, xs = np.nonzero(mask)
-        ev = np.linalg.eigvalsh(np.cov(np.stack([ys, xs]).astype(np.float64))) if area > 2 else (0, 1)
         H, W = mask.shape
         touches = (sl[0].start == 0 and sl[0].stop == H) or (sl[1].start == 0 and sl[1].stop == W)
         fill = area / (h * w)
@@ -129,25 +136,24 @@ class Ink:
             box = None if solid is None else bbox(solid)
             if box is not None:
                 fill = float(np.count_nonzero(solid)) / solid[box].size
-        holes = int(np.count_nonzero(ndimage.binary_fill_holes(mask[sl]))) - int(np.count_nonzero(mask[sl]))
-        return Shape(area / mask.size, fill, w / h, label(mask)[1],
-                     float(np.sqrt(max(ev[0], 0) / max(ev[1], 1e-9))), touches, len(self.boxes),
-                     max(h / H, w / W), self._solid(sl), holes / max(area, 1))
+        return Shape(area / mask.size, fill, w / h, label(mask)[1], thinness(mask[sl]), touches,
+                     len(self.boxes), max(h / H, w / W), self._solid(sl), enclosed(mask[sl]) / max(area, 1))
 
     def _solid(self, sl: tuple[slice, slice], pad: int = 3) -> float:
         """Background under the box vs the paper in a ring around it, as a fraction of the contrast."""
         if self.bg is None or self.contrast <= 0:
             return 0.0
         ys, xs = sl
-        ring = np.zeros(self.bg.shape, bool)
-        ring[max(ys.start - pad, 0):ys.stop + pad, max(xs.start - pad, 0):xs.stop + pad] = True
-        ring[sl] = False
+        y0, x0 = max(ys.start - pad, 0), max(xs.start - pad, 0)
+        around = self.bg[y0:ys.stop + pad, x0:xs.stop + pad]
+        ring = np.ones(around.shape, bool)
+        ring[ys.start - y0:ys.stop - y0, xs.start - x0:xs.stop - x0] = False
         if not ring.any():
             return 0.0
         inside = float(np.median(self.bg[sl]))
         if self.invert:  # dark ink: an object darker than the darkest tenth of the paper around it
-            return max(0.0, float(np.percentile(self.bg[ring], 10)) - inside) / self.contrast
-        return max(0.0, inside - float(np.percentile(self.bg[ring], 90))) / self.contrast
+            return max(0.0, float(np.percentile(around[ring], 10)) - inside) / self.contrast
+        return max(0.0, inside - float(np.percentile(around[ring], 90))) / self.contrast
 
     def box(self, mask: np.ndarray) -> list[int]:
         """[x, y, w, h] of `mask` in the input image's pixels."""

@@ -1,0 +1,37 @@
+"""Mask helpers against the slower SciPy / NumPy computations they replace, on random blobs."""
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from handwritten_digits.masks import enclosed, thinness
+
+
+def blobs(seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    ring = np.zeros((30, 30), bool)
+    ring[5:25, 5:25] = True
+    ring[9:21, 9:21] = False  # one hole of 144 px
+    ring[14, 3:30] = True  # ... and a line through it
+    return [rng.random((40, 50)) > p for p in (0.3, 0.5, 0.7)] + \
+        [ring, np.zeros((5, 5), bool), np.ones((5, 5), bool)]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_enclosed_counts_what_fill_holes_fills(seed):
+    for m in blobs(seed):
+        assert enclosed(m) == np.count_nonzero(ndimage.binary_fill_holes(m)) - np.count_nonzero(m)
+    assert enclosed(blobs(seed)[3]) == 144 - 12
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_thinness_is_the_axis_ratio_of_the_pixel_covariance(seed):
+    for m in blobs(seed)[:4]:
+        ys, xs = np.nonzero(m)
+        ev = np.linalg.eigvalsh(np.cov(np.stack([ys, xs]).astype(np.float64)))
+        assert thinness(m) == pytest.approx(np.sqrt(max(ev[0], 0) / ev[1]), abs=1e-9)
+    line = np.zeros((20, 20), bool)
+    line[np.arange(20), np.arange(20)] = True
+    assert thinness(line) == pytest.approx(0.0, abs=1e-6)
+    assert thinness(np.ones((9, 9), bool)) == pytest.approx(1.0)
+    assert thinness(np.eye(2, dtype=bool)) == 0.0  # two pixels have no spread to speak of
