@@ -25,7 +25,6 @@ from handwritten_digits.lines import (
     strip_box_sides,
 )
 from handwritten_digits.masks import (
-    EIGHT,
     MIN_SPECK,
     SPECK_FRAC,
     bbox,
@@ -34,6 +33,7 @@ from handwritten_digits.masks import (
     label,
     thinness,
 )
+from handwritten_digits.morph import grow
 from handwritten_digits.paper import (
     CLEAN_NOISE,
     foreground,
@@ -103,11 +103,11 @@ class Ink:
         sl = bbox(mask, pad=2)
         if sl is None or self.bg is None:
             return None
-        near = ndimage.binary_dilation(mask[sl], EIGHT, iterations=2)  # keep the anti-aliased rim
+        near = grow(mask[sl], 2)  # keep the anti-aliased rim
         if self.page is not None:  # ... but not the rim of a neighbour (the next digit of a number)
             others = self.page[sl] & ~mask[sl]
             if others.any():
-                near &= ~ndimage.binary_dilation(others, EIGHT) | mask[sl]
+                near &= ~grow(others, 1) | mask[sl]
         s = self.step
         ys, xs = sl
         y0, y1 = ys.start * s, min(ys.stop * s, self.gray.shape[0])

@@ -14,6 +14,7 @@ import numpy as np
 from scipy import ndimage
 
 from handwritten_digits.masks import bbox, drop_specks, label
+from handwritten_digits.morph import long_runs, thicken
 
 log = logging.getLogger(__name__)
 
@@ -163,8 +164,8 @@ def remove_lines(mask: np.ndarray) -> tuple[np.ndarray, int]:
     h, w = mask.shape
     lh, lv = max(12, round(LINE_FRAC * w)), max(12, round(LINE_FRAC * h))
     # thicken across the line first so a slightly tilted line still holds a straight run
-    horiz = _long_runs(ndimage.maximum_filter1d(mask, 3, axis=0), lh, axis=1) & mask
-    vert = _long_runs(ndimage.maximum_filter1d(mask, 3, axis=1), lv, axis=0) & mask
+    horiz = long_runs(thicken(mask, axis=0), lh, axis=1) & mask
+    vert = long_runs(thicken(mask, axis=1), lv, axis=0) & mask
     # without runs both ways there are no box corners, and only a run across the image is a line
     if not (horiz.any() and vert.any()) and \
             np.count_nonzero(horiz.any(0)) < LINE_SPAN * w and np.count_nonzero(vert.any(1)) < LINE_SPAN * h:
@@ -239,19 +240,6 @@ def _straight(piece: np.ndarray, along: int) -> bool:
     xc = x - x.mean()  # least-squares line through the centres, in closed form
     slope = float(xc @ (y - y.mean())) / float(xc @ xc)
     return float(np.abs(y - y.mean() - slope * xc).max()) <= LINE_WOBBLE
-
-
-def _long_runs(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
-    """Pixels in straight runs of at least `length` along `axis` (a binary opening by a line)."""
-    structure = np.zeros((3, 3), bool)
-    structure[1, :] = axis == 1
-    structure[:, 1] |= axis == 0
-    labels, n = label(mask, structure)
-    if n == 0:
-        return mask
-    sizes = np.bincount(labels.ravel())
-    sizes[0] = 0
-    return (sizes >= length)[labels]
 
 
 def _corners(sl: tuple[slice, slice], other: np.ndarray, along: int, tol: int = 3,

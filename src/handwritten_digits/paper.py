@@ -9,6 +9,7 @@ from scipy import ndimage
 
 from handwritten_digits.lines import MIN_LINED_SIDE
 from handwritten_digits.masks import EIGHT, stroke_width
+from handwritten_digits.morph import grey_close, grey_open
 
 CLEAN_NOISE = 1.0  # gray levels of pixel noise: below this an image is digital (a canvas), not a photo
 FLAT_BACKGROUND = 10  # gray levels: a background estimate varying less than this is taken as flat
@@ -74,8 +75,8 @@ def _background(work: np.ndarray, invert: bool, clean: bool) -> np.ndarray:
     if int(coarse.max()) - int(coarse.min()) < FLAT_BACKGROUND:  # a canvas or a scan: no shadow either
         return np.full(work.shape, float(np.median(coarse)), np.float32)
     coarse = resize(coarse, (work.shape[1], work.shape[0]), Image.Resampling.BILINEAR)
-    morph = ndimage.grey_closing if invert else ndimage.grey_opening
-    fine = morph(work, size=max(MIN_STROKE_WINDOW, round(STROKE_WINDOW * max(work.shape))), mode="nearest")
+    window = max(MIN_STROKE_WINDOW, round(STROKE_WINDOW * max(work.shape)))
+    fine = (grey_close if invert else grey_open)(np.ascontiguousarray(work), window)
     return (np.minimum(coarse, fine) if invert else np.maximum(coarse, fine)).astype(np.float32)
 
 

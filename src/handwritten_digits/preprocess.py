@@ -25,6 +25,7 @@ from scipy import ndimage
 from handwritten_digits.errors import ImageError
 from handwritten_digits.ink import Ink, find_ink
 from handwritten_digits.masks import bbox, stroke_width
+from handwritten_digits.morph import dilate, erode, max_filter
 
 ImageInput = str | os.PathLike | bytes | np.ndarray | Image.Image
 
@@ -178,7 +179,7 @@ def render(ink: Ink, mask: np.ndarray) -> np.ndarray:
     if side > mid:  # adjust strokes at a size where one pixel of dilation is a fine step
         k = side / mid
         if stroke_width(crop > 0.5) < 1.5 * k:  # averaging would fade thin strokes: max-pool first
-            crop = ndimage.maximum_filter(crop, size=int(np.ceil(k)))
+            crop = max_filter(crop, int(np.ceil(k)))
         crop = _resize(crop, mid / side)
     crop = _normalise_stroke(crop, MNIST_STROKE * max(crop.shape) / BOX)
     return _centre(_resize(crop, BOX / max(crop.shape)))
@@ -192,9 +193,9 @@ def _normalise_stroke(crop: np.ndarray, target: float) -> np.ndarray:
     width = stroke_width(binary)
     lo, hi = STROKE_RANGE
     if width < lo * target:
-        return ndimage.grey_dilation(crop, footprint=_disk(max(1, round((target - width) / 2 + 0.5))))
+        return dilate(crop, _disk(max(1, round((target - width) / 2 + 0.5))))
     if width > hi * target:
-        thinner = ndimage.grey_erosion(crop, footprint=_disk(max(1, round((width - target) / 2))))
+        thinner = erode(crop, _disk(max(1, round((width - target) / 2))))
         return thinner if np.count_nonzero(thinner > 0.5) > 0.25 * np.count_nonzero(binary) else crop
     return crop
 
