@@ -35,3 +35,22 @@ def test_thinness_is_the_axis_ratio_of_the_pixel_covariance(seed):
     assert thinness(line) == pytest.approx(0.0, abs=1e-6)
     assert thinness(np.ones((9, 9), bool)) == pytest.approx(1.0)
     assert thinness(np.eye(2, dtype=bool)) == 0.0  # two pixels have no spread to speak of
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_components_match_labelling_the_whole_mask(seed):
+    from handwritten_digits.masks import EIGHT, components
+    rng = np.random.default_rng(seed)
+    m = np.zeros((60, 80), bool)
+    m[10:45, 20:70] = rng.random((35, 50)) > 0.6  # ink in part of the picture
+    for mm in (m, np.zeros_like(m), np.ones_like(m)):
+        comps = components(mm)
+        labels, n = ndimage.label(mm, EIGHT)
+        areas = np.bincount(labels.ravel(), minlength=n + 1)
+        areas[0] = 0
+        assert comps.n == n and np.array_equal(comps.labels, labels)
+        assert np.array_equal(comps.areas, areas) and comps.boxes == ndimage.find_objects(labels)
+        keep = rng.choice(np.arange(1, n + 1), size=min(n, 3), replace=False) if n else np.zeros(0, int)
+        assert np.array_equal(comps.select(keep), np.isin(labels, keep))
+        flags = rng.random(n + 1) > 0.5
+        assert np.array_equal(comps.select(flags), flags[labels] & (labels > 0))

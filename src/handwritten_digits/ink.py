@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
-from scipy import ndimage
 
 from handwritten_digits.lines import (
     MIN_LINED_SIDE,
@@ -28,6 +27,7 @@ from handwritten_digits.masks import (
     MIN_SPECK,
     SPECK_FRAC,
     bbox,
+    components,
     drop_specks,
     enclosed,
     label,
@@ -242,12 +242,11 @@ def _pool(gray: np.ndarray, step: int, darkest: bool) -> np.ndarray:
 
 def _main_digit(page: np.ndarray) -> tuple[np.ndarray | None, list[tuple[int, int, int, int]]]:
     """The largest component plus the nearby pieces of the same digit; all component boxes."""
-    labels, n = label(page)
-    if n == 0:
+    comps = components(page)
+    if comps.n == 0:
         return None, []
-    areas = np.bincount(labels.ravel())[1:]
-    slices = ndimage.find_objects(labels)
-    boxes = [(s[1].start, s[0].start, s[1].stop - s[1].start, s[0].stop - s[0].start) for s in slices]
+    areas = comps.areas[1:]
+    boxes = [(s[1].start, s[0].start, s[1].stop - s[1].start, s[0].stop - s[0].start) for s in comps.boxes]
     main = int(np.argmax(areas))
     x, y, w, h = boxes[main]
     r = PIECE_REACH * max(w, h)
@@ -256,7 +255,7 @@ def _main_digit(page: np.ndarray) -> tuple[np.ndarray | None, list[tuple[int, in
         near = bx < x + w + r and bx + bw > x - r and by < y + h + r and by + bh > y - r
         if i != main and near and areas[i] >= PIECE_FRAC * areas[main]:
             keep.append(i)
-    return np.isin(labels, np.asarray(keep) + 1), boxes
+    return comps.select(np.asarray(keep) + 1), boxes
 
 
 def _drop_border_solids(mask: np.ndarray) -> np.ndarray:
@@ -265,10 +264,10 @@ def _drop_border_solids(mask: np.ndarray) -> np.ndarray:
     crosses the border over its own width; such a region lies along it for BORDER_CONTACT of the side
     or more. A tightly cropped digit or number touches the border everywhere and is all there is:
     nothing is removed then."""
-    labels, n = label(mask)
+    comps = components(mask)
+    labels, n, boxes = comps.labels, comps.n, comps.boxes
     if n == 0:
         return mask
-    boxes = ndimage.find_objects(labels)
     heights = np.array([0] + [b[0].stop - b[0].start for b in boxes])
     widths = np.array([0] + [b[1].stop - b[1].start for b in boxes])
     least = max(MIN_CONTACT, BORDER_CONTACT * max(mask.shape))
@@ -284,7 +283,7 @@ def _drop_border_solids(mask: np.ndarray) -> np.ndarray:
         contact += touch
         touches.append(touch > 0)
         along |= (touch >= least) & (touch >= reach)
-    areas = np.bincount(labels.ravel(), minlength=n + 1)
+    areas = comps.areas
     real = np.arange(n + 1) > 0
     inner = (contact == 0) & (areas >= MIN_SPECK) & real
     # a corner of the table or of the page beyond it (a tilted photo) touches two adjacent sides
@@ -300,4 +299,4 @@ def _drop_border_solids(mask: np.ndarray) -> np.ndarray:
         return mask
     if not inner.any() or areas[inner].max() < SPECK_FRAC * areas[real & ~along].max():
         return mask  # no writing off the border: the border ink is the writing
-    return mask & ~along[labels]
+    return mask & ~comps.select(along)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import numpy as np
 from scipy import ndimage
 
-from handwritten_digits.masks import bbox, drop_specks, label
+from handwritten_digits.masks import bbox, components, drop_specks
 from handwritten_digits.morph import long_runs, thicken
 
 log = logging.getLogger(__name__)
@@ -94,8 +94,9 @@ def remove_frames(mask: np.ndarray) -> tuple[np.ndarray, int]:
 
 def _box_sized(mask: np.ndarray) -> Iterator[tuple[np.ndarray, int, tuple[slice, slice], np.ndarray]]:
     """(labels, label, box, component mask in its box) for each component MIN_FRAME px or more a side."""
-    labels, _ = label(mask)
-    for i, sl in enumerate(ndimage.find_objects(labels), 1):
+    comps = components(mask)
+    labels = comps.labels
+    for i, sl in enumerate(comps.boxes, 1):
         comp = labels[sl] == i
         if min(comp.shape) >= MIN_FRAME:
             yield labels, i, sl, comp
@@ -215,8 +216,8 @@ def remove_lines(mask: np.ndarray) -> tuple[np.ndarray, int]:
 
 def _pieces(cand: np.ndarray) -> list[tuple[tuple[slice, slice], np.ndarray]]:
     """(box, component mask in its box) for each component of `cand`."""
-    labels, _ = label(cand)
-    return [(sl, labels[sl] == i) for i, sl in enumerate(ndimage.find_objects(labels), 1)]
+    comps = components(cand)
+    return [(sl, comps.labels[sl] == i) for i, sl in enumerate(comps.boxes, 1)]
 
 
 def _paint(pieces: list[tuple[tuple[slice, slice], np.ndarray]], shape: tuple[int, ...]) -> np.ndarray:

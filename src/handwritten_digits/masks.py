@@ -3,6 +3,8 @@ specks, stroke width, enclosed paper, elongation."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 from scipy import ndimage
 
@@ -38,6 +40,51 @@ def _label_box(mask: np.ndarray, structure: np.ndarray = EIGHT
         return None, None, 0
     labels, n = ndimage.label(mask[box], structure)
     return box, labels, n
+
+
+@dataclass
+class Components:
+    """The connected components of a mask: labels, areas and boxes, computed inside the mask's bounding
+    box (as `label`) and placed in the mask's coordinates."""
+
+    labels: np.ndarray  # (h, w) int32: 0 off the mask, 1..n on it
+    areas: np.ndarray  # (n + 1,) pixels per label; areas[0] = 0
+    boxes: list[tuple[slice, slice]]  # (rows, cols) of labels 1..n
+    box: tuple[slice, slice] | None = field(default=None, repr=False)  # the mask's bounding box
+    boxed: np.ndarray | None = field(default=None, repr=False)  # labels inside it
+
+    @property
+    def n(self) -> int:
+        return len(self.boxes)
+
+    def select(self, keep: np.ndarray) -> np.ndarray:
+        """(h, w) bool: the pixels of the components whose labels are in `keep` (or, given n + 1
+        bools, where keep[label] holds)."""
+        keep = np.asarray(keep)
+        if keep.dtype != bool:
+            lut = np.zeros(self.n + 1, bool)
+            lut[keep] = True
+            keep = lut
+        out = np.zeros(self.labels.shape, bool)
+        if self.box is not None:
+            out[self.box] = keep[self.boxed] & (self.boxed > 0)
+        return out
+
+
+def components(mask: np.ndarray, structure: np.ndarray = EIGHT) -> Components:
+    """The components of `mask`: what `ndimage.label`, `np.bincount` and `ndimage.find_objects` give
+    on the whole mask, at the cost of its bounding box."""
+    labels = np.zeros(mask.shape, np.int32)
+    box, boxed, n = _label_box(mask, structure)
+    if box is None:
+        return Components(labels, np.zeros(1, np.intp), [])
+    labels[box] = boxed
+    areas = np.bincount(boxed.ravel(), minlength=n + 1)
+    areas[0] = 0
+    y0, x0 = box[0].start, box[1].start
+    boxes = [(slice(ys.start + y0, ys.stop + y0), slice(xs.start + x0, xs.stop + x0))
+             for ys, xs in ndimage.find_objects(boxed)]
+    return Components(labels, areas, boxes, box, boxed)
 
 
 def drop_specks(mask: np.ndarray, frac: float = SPECK_FRAC) -> np.ndarray:

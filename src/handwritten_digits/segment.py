@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from handwritten_digits.masks import label
+from handwritten_digits.masks import components
 
 MAX_DIGITS = 20
 MERGE_OVERLAP = 0.4  # of the narrower piece: x-overlap that makes two pieces one digit
@@ -56,8 +56,9 @@ class Glyph:
 def glyphs(page: np.ndarray) -> list[Glyph]:
     """Components merged by x-overlap, short pieces joined to the digit they belong to, small ones
     dropped, sorted left to right."""
-    labels, n = label(page)
-    boxes = [(s[1].start, s[1].stop, s[0].start, s[0].stop) for s in ndimage.find_objects(labels)]
+    comps = components(page)
+    n = comps.n
+    boxes = [(s[1].start, s[1].stop, s[0].start, s[0].stop) for s in comps.boxes]
     groups: list[list[int]] = []
     spans: list[list[int]] = []
     for i in sorted(range(n), key=lambda i: boxes[i][0]):
@@ -71,7 +72,7 @@ def glyphs(page: np.ndarray) -> list[Glyph]:
         else:
             groups.append([i])
             spans.append([x0, x1, y0, y1])
-    out = [Glyph(np.isin(labels, np.asarray(g) + 1), s[0], s[1], s[2], s[3])
+    out = [Glyph(comps.select(np.asarray(g) + 1), s[0], s[1], s[2], s[3])
            for g, s in zip(groups, spans, strict=True)]
     shortest = MIN_HEIGHT * max((g.height for g in out), default=0)
     return sorted((g for g in _merge_fragments(out, shortest) if g.height >= shortest), key=lambda g: g.x0)
