@@ -54,3 +54,15 @@ def test_components_match_labelling_the_whole_mask(seed):
         assert np.array_equal(comps.select(keep), np.isin(labels, keep))
         flags = rng.random(n + 1) > 0.5
         assert np.array_equal(comps.select(flags), flags[labels] & (labels > 0))
+
+
+def test_upscaling_a_mask_by_block_copy_matches_pillows_nearest_resize():
+    from PIL import Image
+
+    from handwritten_digits.ink import _upscale
+    from handwritten_digits.paper import resize
+    m = np.random.default_rng(0).random((17, 33)) > 0.5
+    for step in (2, 3, 5):
+        for size in ((33 * step, 17 * step), (33 * step - 2, 17 * step - 1)):  # whole, cut by the edge
+            expect = resize(m.astype(np.float32), size, Image.Resampling.NEAREST)
+            assert np.array_equal(_upscale(m, step, size), expect)

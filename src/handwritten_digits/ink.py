@@ -115,7 +115,7 @@ class Ink:
         size = (x1 - x0, y1 - y0)
         bg = resize(self.bg[sl], size, Image.Resampling.BILINEAR)
         v = foreground(self.gray[y0:y1, x0:x1], bg, self.invert)
-        soft = resize(near.astype(np.float32), size, Image.Resampling.NEAREST)
+        soft = _upscale(near, s, size)
         fg = np.clip((v - self.floor) / max(self.level - self.floor, 1.0), 0.0, 1.0) * soft
         tight = bbox(fg > 0)
         return None if tight is None else fg[tight]
@@ -231,6 +231,14 @@ def find_ink(gray: np.ndarray, factor: float = 1.0, work_side: int = WORK_SIDE, 
     ink.page = mask
     ink.mask, ink.boxes = _main_digit(ink.page)
     return ink
+
+
+def _upscale(mask: np.ndarray, step: int, size: tuple[int, int]) -> np.ndarray:
+    """(h, w) bool at working scale -> float32 of `size` (w, h): each pixel a step x step block
+    (Pillow's nearest resize, which a block copy matches when the size is a whole multiple)."""
+    if size != (mask.shape[1] * step, mask.shape[0] * step):  # cut short by the image's edge
+        return resize(mask.astype(np.float32), size, Image.Resampling.NEAREST)
+    return np.repeat(np.repeat(mask, step, axis=0), step, axis=1).astype(np.float32)
 
 
 def _pool(gray: np.ndarray, step: int, darkest: bool) -> np.ndarray:

@@ -109,11 +109,10 @@ def strip_box_sides(mask: np.ndarray) -> tuple[np.ndarray, int]:
     those edges. A digit's own strokes never run along three edges of its box (a Z-shaped 2: two)."""
     out, count = mask, 0
     for _, _, sl, comp in _box_sized(mask):
-        sides = {side: _edge_line(comp, side) for side in ("left", "right", "top", "bottom")}
-        opposite = sides["left"] and sides["right"] or sides["top"] and sides["bottom"]
-        lined = sum(1 for t in sides.values() if t)
-        if not opposite or lined < 3:  # a Z-shaped 2 has two bars
+        sides = _lined_sides(comp)
+        if sides is None:
             continue
+        lined = sum(1 for t in sides.values() if t)
         keep = comp.copy()
         for side, thick in sides.items():
             if thick:
@@ -127,6 +126,18 @@ def strip_box_sides(mask: np.ndarray) -> tuple[np.ndarray, int]:
         out = out & ~cleared
         count += lined
     return out, count
+
+
+def _lined_sides(comp: np.ndarray) -> dict[str, int] | None:
+    """Each side's `_edge_line` thickness when three or four sides are lines (three always include two
+    opposite ones); else None, known as soon as two sides are not (most components are digits)."""
+    sides, bare = {}, 0
+    for side in ("left", "right", "top", "bottom"):
+        sides[side] = _edge_line(comp, side)
+        bare += not sides[side]
+        if bare == 2:  # a Z-shaped 2 has two bars
+            return None
+    return sides
 
 
 def _walls(keep: np.ndarray, top: int, bottom: int, thick: int) -> np.ndarray:
