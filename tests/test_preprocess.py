@@ -495,3 +495,28 @@ def test_the_inner_walls_of_a_comb_the_digit_touches_are_cut_off_too() -> None:
     assert count >= 3
     assert not out[14:46, 44:46].any() and not out[14:46, 114:116].any()  # the walls beside the digit
     assert out[digit].mean() > 0.9  # the 5 stays
+
+
+def _comb(cells: int = 5, pitch: int = 36) -> np.ndarray:
+    """A working-scale comb of `cells` boxes (2-px lines, rows 10-50), as a form prints for a date."""
+    mask = np.zeros((60, 20 + cells * pitch), bool)
+    right = 10 + cells * pitch
+    mask[10:12, 10:right + 2] = mask[48:50, 10:right + 2] = True
+    for x in range(10, right + 1, pitch):
+        mask[10:50, x:x + 2] = True
+    return mask
+
+
+def test_a_1_upright_in_a_comb_cell_is_not_taken_for_a_wall() -> None:
+    from handwritten_digits.lines import remove_lines, strip_box_sides
+    one = np.zeros_like(_comb())
+    one[12:48, 98:101] = True  # in the third cell, run into both lines: the comb and the 1 are one piece
+    out, count = strip_box_sides(_comb() | one)
+    assert count >= 3 and out[one].mean() > 0.9  # the 1 stays (less its ends under the lines) ...
+    assert not out[14:46, 46:48].any() and not out[14:46, 118:120].any()  # ... its cell's walls go
+    loose = np.zeros_like(one)
+    loose[16:44, 98:101] = True  # the same 1 touching nothing: every piece of ink is a straight run
+    out, count = remove_lines(_comb() | loose)
+    assert count >= 4 and out[loose].all() and not out[14:46, 118:120].any() and not out[10:12].any()
+    for empty in (_comb(), _comb(cells=1)):  # nothing written: left alone, for the abstention rules
+        assert remove_lines(empty)[1] == 0 and strip_box_sides(empty)[1] == 0
