@@ -464,7 +464,10 @@ def test_labelling_inside_the_ink_box_matches_labelling_the_whole_mask(seed):
 
 
 def test_a_tilted_printed_line_is_straight_and_an_arc_is_not():
-    from handwritten_digits.lines import _straight
+    from handwritten_digits.lines import _band
+
+    def _straight(piece: np.ndarray, along: int) -> bool:
+        return _band(piece, along) is not None
     line = np.zeros((5, 60), bool)
     line[np.clip((np.arange(60) * 0.05).astype(int) + 1, 0, 4), np.arange(60)] = True
     arc = np.zeros((12, 60), bool)
@@ -520,3 +523,16 @@ def test_a_1_upright_in_a_comb_cell_is_not_taken_for_a_wall() -> None:
     assert count >= 4 and out[loose].all() and not out[14:46, 118:120].any() and not out[10:12].any()
     for empty in (_comb(), _comb(cells=1)):  # nothing written: left alone, for the abstention rules
         assert remove_lines(empty)[1] == 0 and strip_box_sides(empty)[1] == 0
+
+
+def test_a_stroke_lying_along_a_box_line_stays_when_the_line_goes() -> None:
+    from handwritten_digits.lines import remove_lines
+    box = np.zeros((80, 120), bool)  # working scale: a box, 2-px lines, the page beyond it empty
+    box[10:12, 10:110] = box[68:70, 10:110] = box[10:70, 10:12] = box[10:70, 108:110] = True
+    seven = np.zeros_like(box)
+    seven[12:16, 40:80] = True  # a 7 whose bar was written against the top line ...
+    for k in range(48):  # ... and its stem
+        seven[16 + k, 76 - k // 2:80 - k // 2] = True
+    out, count = remove_lines(box | seven)
+    assert count >= 3 and not out[10:12, 10:38].any() and not out[30:60, 108:110].any()
+    assert out[13:16, 40:80].all()  # the bar is the 7's, not the line's: it stays (less the row touching it)

@@ -22,6 +22,7 @@ LINE_FRAC = 0.08  # of the image side: straight runs at least this long are line
 LINE_OVERHANG = 0.1  # of the other ink's extent: a line sticks out this far on both sides of it
 MIN_LINED_SIDE = 64  # px: smaller images are tiles, never photographed ruled paper or forms
 LINE_ASPECT = 8  # a line is at least this many times longer than thick
+LINE_THIN_SHARE = 0.5  # of a run's positions: fewer than this as thin as its median (+1 px): no line
 LINE_WOBBLE = 1.5  # px (working scale): a printed line's middle strays no further from straight
 RULING_PERCENTILE = 10  # of a row's (column's) ink strength: high only where a line runs through all of it
 RULE_LEVEL = 12  # gray levels of ink strength: a row (column) this inked all along holds a line
@@ -212,8 +213,8 @@ def remove_lines(mask: np.ndarray) -> tuple[np.ndarray, int]:
         return mask, 0
     # the corners a box side needs are printed lines too, not a digit's strokes (each direction's runs
     # are labelled once: the filters below keep or drop whole components)
-    runs = {1: [p for p in _pieces(horiz) if _straight(p[1], 1)],
-            0: [p for p in _pieces(vert) if _straight(p[1], 0)]}
+    runs = {along: [(sl, band) for sl, piece in _pieces(horiz if along else vert)
+                    if (band := _band(piece, along)) is not None] for along in (1, 0)}
     if not runs[1] and not runs[0]:
         return mask, 0
     horiz, vert = _paint(runs[1], mask.shape), _paint(runs[0], mask.shape)
@@ -276,19 +277,34 @@ def _paint(pieces: list[tuple[tuple[slice, slice], np.ndarray]], shape: tuple[in
     return out
 
 
-def _straight(piece: np.ndarray, along: int) -> bool:
-    """Whether a run of ink is straight, as printed lines are even when tilted or seen in perspective:
-    its middle across the line stays within LINE_WOBBLE px of a straight fit (the arc of a 0 does not)."""
+def _band(piece: np.ndarray, along: int) -> np.ndarray | None:
+    """The printed line in a run of ink along `along`, or None when the run is not straight as
+    printed lines are, even when tilted or seen in perspective (the arc of a 0 is not).
+
+    Straight: the middle of its thin positions (no thicker than the run's median + 1 px) stays
+    within LINE_WOBBLE px of a straight fit. Where a digit's stroke lies along the line or crosses it,
+    the run is thicker; those positions neither bend the fit nor belong to the line, whose pixels are
+    the band of its median thickness around the fit."""
     idx = np.nonzero(piece)
     pos, across = idx[along], idx[1 - along].astype(np.float64)
     counts = np.bincount(pos)
     keep = counts > 0
     if np.count_nonzero(keep) < 3:
-        return True
-    x, y = np.flatnonzero(keep).astype(np.float64), np.bincount(pos, weights=across)[keep] / counts[keep]
+        return piece
+    typical = float(np.median(counts[keep]))
+    thin = keep & (counts <= typical + 1)
+    if np.count_nonzero(thin) < max(3, LINE_THIN_SHARE * np.count_nonzero(keep)):
+        return None
+    x, y = np.flatnonzero(thin).astype(np.float64), np.bincount(pos, weights=across)[thin] / counts[thin]
     xc = x - x.mean()  # least-squares line through the centres, in closed form
     slope = float(xc @ (y - y.mean())) / float(xc @ xc)
-    return float(np.abs(y - y.mean() - slope * xc).max()) <= LINE_WOBBLE
+    if float(np.abs(y - y.mean() - slope * xc).max()) > LINE_WOBBLE:
+        return None
+    middle = y.mean() + slope * (pos - x.mean())
+    band = np.zeros_like(piece)
+    near = np.abs(across - middle) <= typical / 2 + 0.5
+    band[idx[0][near], idx[1][near]] = True
+    return band
 
 
 def _corners(sl: tuple[slice, slice], other: np.ndarray, along: int, tol: int = 3,
