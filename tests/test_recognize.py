@@ -180,6 +180,18 @@ def test_a_bold_eight_is_not_a_dot() -> None:
     assert shape_reason(shape) is None
 
 
+@pytest.mark.parametrize("line", [((0, 100), (640, 380)), ((0, 150), (150, 0)), ((500, 479), (639, 330))])
+def test_a_line_across_the_picture_or_a_corner_of_it_is_not_a_digit(line) -> None:
+    from handwritten_digits.preprocess import prepare
+    from handwritten_digits.recognize import digit_reason
+    img = Image.new("L", (640, 480), 220)
+    ImageDraw.Draw(img).line(line, fill=30, width=4)
+    assert digit_reason(prepare(img).ink) == "not_a_digit"  # by the ink rules alone, gate or not
+    one = Image.new("L", (640, 480), 220)
+    ImageDraw.Draw(one).line(((300, 330), (340, 150)), fill=30, width=8)  # a 1 touching no border
+    assert digit_reason(prepare(one).ink) is None
+
+
 def test_a_digit_cropped_to_its_box_is_not_taken_for_a_picture() -> None:
     from PIL import Image, ImageDraw
 

@@ -72,7 +72,7 @@ class Shape:
     aspect: float = 0.0  # bounding box width / height
     pieces: int = 0  # connected components
     thinness: float = 0.0  # minor / major axis of the ink's spread (a straight line is ~0)
-    spans: bool = False  # touches two opposite borders of the image
+    spans: bool = False  # touches two borders of the image: opposite ones, or two meeting at a corner
     page_components: int = 0  # significant components in the whole image
     extent: float = 0.0  # of the image side: the larger of height and width fraction
     solid: float = 0.0  # of the contrast: how far the background under the ink departs from the
@@ -128,7 +128,8 @@ class Ink:
         h, w = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
         area = int(np.count_nonzero(mask))
         H, W = mask.shape
-        touches = (sl[0].start == 0 and sl[0].stop == H) or (sl[1].start == 0 and sl[1].stop == W)
+        borders = (sl[0].start == 0, sl[0].stop == H, sl[1].start == 0, sl[1].stop == W)
+        touches = sum(int(b) for b in borders) >= 2
         fill = area / (h * w)
         if max(h, w) < SMALL_MASK and self.step > 1:  # strokes of a small digit merge at working
             crop = self.crop(mask)  # scale: judge its fill at full resolution, where they do not
