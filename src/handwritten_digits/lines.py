@@ -31,8 +31,6 @@ RULE_THICK, RULE_THICK_FRAC = 4, 0.025  # ... when none is thicker than this (px
 RULE_EVEN = 0.5  # ... and the gaps between them vary by at most this fraction of their mean
 MIN_FRAME = 10  # px (working scale): smaller components are never a printed box around a digit
 FRAME_SIDE = 0.9  # of each side of its bounding box: inked this much, a component is a closed box
-MAX_CELLS = 20  # cells in a comb of boxes (a date, a postcode, an amount) ...
-CELL_TOLERANCE = 0.15  # of a cell's width: ... whose walls are this close to equal spacing
 FRAME_MARGIN = 0.15  # of its size: a box is empty this far inside its sides
 BOX_SIDE = 0.8  # of the digit's extent along it: a box side (or ruled line) is at least this long
 LINE_SPAN = 0.9  # of the image side: a line this long is ruling; shorter ones must make a box
@@ -120,12 +118,10 @@ def strip_box_sides(mask: np.ndarray) -> tuple[np.ndarray, int]:
         for side, thick in sides.items():
             if thick:
                 keep[_edge_slice(side, thick)] = False
-        cells = 1
         if sides["top"] and sides["bottom"]:  # a comb of cells: its inner walls go too
-            walls, cells = _walls(keep, sides["top"], keep.shape[0] - sides["bottom"], max(sides.values()))
-            keep &= ~walls
-        if keep.sum() < 0.2 * comp.sum() / cells:  # nothing much inside one cell: a box alone is
-            continue  # for the abstention rules
+            keep &= ~_walls(keep, sides["top"], keep.shape[0] - sides["bottom"], max(sides.values()))
+        if keep.sum() < 0.2 * comp.sum():  # nothing much inside: a box alone is for the abstention rules
+            continue
         cleared = np.zeros_like(mask)
         cleared[sl] = comp & ~keep
         out = out & ~cleared
@@ -145,42 +141,18 @@ def _lined_sides(comp: np.ndarray) -> dict[str, int] | None:
     return sides
 
 
-def _walls(keep: np.ndarray, top: int, bottom: int, thick: int) -> tuple[np.ndarray, int]:
+def _walls(keep: np.ndarray, top: int, bottom: int, thick: int) -> np.ndarray:
     """The columns of `keep` inked along FRAME_SIDE of rows top:bottom (between a comb's top and
-    bottom lines), in runs at most `thick` + 1 columns wide and dividing the comb into equal cells:
-    the walls between its cells, as a mask of those rows, and the cells they make. A handwritten 1
-    leans, stops short of the lines, or stands upright inside a cell, off the walls' even spacing."""
+    bottom lines), in runs at most `thick` + 1 columns wide: the walls between its cells, as a mask
+    of those rows. A handwritten 1 leans, or stops short of the lines."""
     walls = np.zeros_like(keep)
     if bottom <= top:
-        return walls, 1
+        return walls
     runs, _ = ndimage.label(keep[top:bottom].mean(axis=0) >= FRAME_SIDE)
-    upright = [sl[0] for sl in ndimage.find_objects(runs) if sl[0].stop - sl[0].start <= thick + 1]
-    w = keep.shape[1]
-    ends = [c for c in upright if c.start <= thick or c.stop >= w - thick]  # the comb's own sides,
-    # where the digit touching them kept `_edge_line` from seeing a straight edge
-    inner = _evenly_spaced([c for c in upright if c not in ends], w)
-    for cols in ends + inner:
-        walls[top:bottom, cols] = True
-    return walls, len(inner) + 1
-
-
-def _evenly_spaced(cols: list[slice], width: int) -> list[slice]:
-    """Of the upright runs `cols` in a comb `width` px wide, those that sit on the walls of n equal
-    cells, for the n that places the most (each wall the run nearest to it; every wall found, or all
-    but one when there are three or more, since the digit may hide one)."""
-    best: list[slice] = []
-    centres = [(c.start + c.stop - 1) / 2 for c in cols]
-    for n in range(2, MAX_CELLS + 1):
-        pitch = (width - 1) / n
-        nearest: dict[int, tuple[float, slice]] = {}
-        for c, x in zip(cols, centres, strict=True):
-            k = round(x / pitch)
-            off = abs(x - k * pitch)
-            if 1 <= k < n and off <= max(1.5, CELL_TOLERANCE * pitch) and off < nearest.get(k, (np.inf,))[0]:
-                nearest[k] = (off, c)
-        if len(nearest) >= n - 1 - (n >= 4) and len(nearest) > len(best):
-            best = [c for _, c in nearest.values()]
-    return best
+    for sl in ndimage.find_objects(runs):
+        if sl[0].stop - sl[0].start <= thick + 1:
+            walls[top:bottom, sl[0]] = True
+    return walls
 
 
 def _edge_line(comp: np.ndarray, side: str) -> int:
@@ -219,18 +191,9 @@ def remove_lines(mask: np.ndarray) -> tuple[np.ndarray, int]:
         return mask, 0
     horiz, vert = _paint(runs[1], mask.shape), _paint(runs[0], mask.shape)
     rest = drop_specks(mask & ~horiz & ~vert, frac=0.2)
-    if not rest.any():  # nothing but straight runs: the digit may be a 1 standing loose in a box,
-        # one that does not meet a line at both ends as a box's sides do
-        loose = {along: [(sl, piece) for sl, piece in runs[along]
-                         if not _corners(sl, vert if along == 1 else horiz, along, open_ends=True)]
-                 for along in (1, 0)}
-        if not loose[1] and not loose[0]:  # nothing but lines: leave them for the abstention rules
-            return mask, 0
-        rest = _paint(loose[1] + loose[0], mask.shape)
-        for along in (1, 0):
-            runs[along] = [p for p in runs[along] if not any(p is q for q in loose[along])]
-        horiz, vert = _paint(runs[1], mask.shape), _paint(runs[0], mask.shape)
     rs = bbox(rest)
+    if rs is None:  # nothing but lines: leave them for the abstention rules
+        return mask, 0
     # a box's sides span the digit they enclose: shorter runs are the digit's own straight strokes
     for along in (1, 0):
         runs[along] = [(sl, piece) for sl, piece in runs[along]
