@@ -39,7 +39,7 @@ def test_thinness_is_the_axis_ratio_of_the_pixel_covariance(seed):
 
 @pytest.mark.parametrize("seed", range(3))
 def test_components_match_labelling_the_whole_mask(seed):
-    from handwritten_digits.masks import EIGHT, components
+    from handwritten_digits.masks import EIGHT, components, count
     rng = np.random.default_rng(seed)
     m = np.zeros((60, 80), bool)
     m[10:45, 20:70] = rng.random((35, 50)) > 0.6  # ink in part of the picture
@@ -48,7 +48,7 @@ def test_components_match_labelling_the_whole_mask(seed):
         labels, n = ndimage.label(mm, EIGHT)
         areas = np.bincount(labels.ravel(), minlength=n + 1)
         areas[0] = 0
-        assert comps.n == n and np.array_equal(comps.labels, labels)
+        assert comps.n == n == count(mm) and np.array_equal(comps.labels, labels)
         assert np.array_equal(comps.areas, areas) and comps.boxes == ndimage.find_objects(labels)
         keep = rng.choice(np.arange(1, n + 1), size=min(n, 3), replace=False) if n else np.zeros(0, int)
         assert np.array_equal(comps.select(keep), np.isin(labels, keep))

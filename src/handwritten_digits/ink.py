@@ -26,8 +26,10 @@ from handwritten_digits.lines import (
 from handwritten_digits.masks import (
     MIN_SPECK,
     SPECK_FRAC,
+    Components,
     bbox,
     components,
+    count,
     drop_specks,
     enclosed,
     label,
@@ -94,6 +96,7 @@ class Ink:
     floor: float = 0.0  # gray levels above background still counted as paper
     level: float = 255.0  # gray levels above background that count as full ink
     page: np.ndarray | None = None  # (h, w) bool: all significant ink, lines removed
+    parts: Components | None = None  # the page's connected components
     mask: np.ndarray | None = None  # (h, w) bool: the ink of the most prominent digit
     lines: int = 0  # ruled / box lines removed
     boxes: list[tuple[int, int, int, int]] = field(default_factory=list)  # page components, x y w h
@@ -137,7 +140,7 @@ class Ink:
             box = None if solid is None else bbox(solid)
             if box is not None:
                 fill = float(np.count_nonzero(solid)) / solid[box].size
-        return Shape(area / mask.size, fill, w / h, label(mask)[1], thinness(mask[sl]), touches,
+        return Shape(area / mask.size, fill, w / h, count(mask), thinness(mask[sl]), touches,
                      len(self.boxes), max(h / H, w / W), self._solid(sl), enclosed(mask[sl]) / max(area, 1))
 
     def _solid(self, sl: tuple[slice, slice], pad: int = 3) -> float:
@@ -229,8 +232,8 @@ def find_ink(gray: np.ndarray, factor: float = 1.0, work_side: int = WORK_SIDE, 
         ink.lines += framed + boxed + sides
         if boxed or sides:
             mask = drop_specks(mask)
-    ink.page = mask
-    ink.mask, ink.boxes = _main_digit(ink.page)
+    ink.page, ink.parts = mask, components(mask)
+    ink.mask, ink.boxes = _main_digit(ink.parts)
     return ink
 
 
@@ -249,9 +252,9 @@ def _pool(gray: np.ndarray, step: int, darkest: bool) -> np.ndarray:
     return blocks.min(axis=(1, 3)) if darkest else blocks.max(axis=(1, 3))
 
 
-def _main_digit(page: np.ndarray) -> tuple[np.ndarray | None, list[tuple[int, int, int, int]]]:
-    """The largest component plus the nearby pieces of the same digit; all component boxes."""
-    comps = components(page)
+def _main_digit(comps: Components) -> tuple[np.ndarray | None, list[tuple[int, int, int, int]]]:
+    """The largest component of the page plus the nearby pieces of the same digit; all component
+    boxes."""
     if comps.n == 0:
         return None, []
     areas = comps.areas[1:]

@@ -32,6 +32,11 @@ def label(mask: np.ndarray, structure: np.ndarray = EIGHT) -> tuple[np.ndarray, 
     return labels, n
 
 
+def count(mask: np.ndarray, structure: np.ndarray = EIGHT) -> int:
+    """The number of connected components of `mask`."""
+    return _label_box(mask, structure)[2]
+
+
 def _label_box(mask: np.ndarray, structure: np.ndarray = EIGHT
                ) -> tuple[tuple[slice, slice] | None, np.ndarray | None, int]:
     """(the mask's bounding box, the labels inside it, their count); (None, None, 0) when empty."""

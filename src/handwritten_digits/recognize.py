@@ -98,7 +98,7 @@ def digit_reason(ink: Ink) -> str | None:
         return "blank"
     reason = shape_reason(ink.shape(ink.mask))
     if reason is None:
-        found = glyphs(ink.page)
+        found = glyphs(ink.page, ink.parts)
         tallest = max((g.height for g in found), default=0)
         found = merge_strokes(found, ONE_DIGIT_WIDTH * tallest, 1.0)  # a 4 written in two strokes
         if sum(g.height >= SIDE_BY_SIDE * tallest for g in found) > 1:
@@ -255,7 +255,7 @@ class Recognizer:
         ink = find_ink(gray, factor, READ_WORK_SIDE)
         if ink.page is None or not ink.page.any():
             return Reading(name, None, [], "blank")
-        found = glyphs(ink.page)
+        found = glyphs(ink.page, ink.parts)
         if ink.shape(ink.page).ink_fraction > MAX_INK_FRACTION or len(found) > MAX_DIGITS \
                 or all(shape_reason(ink.shape(g.mask), alone=False) for g in found):
             return Reading(name, None, [], "not_a_digit")

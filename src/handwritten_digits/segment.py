@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from handwritten_digits.masks import components
+from handwritten_digits.masks import Components, components
 
 MAX_DIGITS = 20
 MERGE_OVERLAP = 0.4  # of the narrower piece: x-overlap that makes two pieces one digit
@@ -53,10 +53,10 @@ class Glyph:
         return self.y1 - self.y0
 
 
-def glyphs(page: np.ndarray) -> list[Glyph]:
+def glyphs(page: np.ndarray, comps: Components | None = None) -> list[Glyph]:
     """Components merged by x-overlap, short pieces joined to the digit they belong to, small ones
-    dropped, sorted left to right."""
-    comps = components(page)
+    dropped, sorted left to right (`comps`: the page's components, when the caller has them)."""
+    comps = components(page) if comps is None else comps
     n = comps.n
     boxes = [(s[1].start, s[1].stop, s[0].start, s[0].stop) for s in comps.boxes]
     groups: list[list[int]] = []
