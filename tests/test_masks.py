@@ -52,6 +52,7 @@ def test_components_match_labelling_the_whole_mask(seed):
         assert np.array_equal(comps.areas, areas) and comps.boxes == ndimage.find_objects(labels)
         keep = rng.choice(np.arange(1, n + 1), size=min(n, 3), replace=False) if n else np.zeros(0, int)
         assert np.array_equal(comps.select(keep), np.isin(labels, keep))
+        assert not comps.select(np.asarray([]) + 1).any()  # nothing kept, as np.isin would say
         flags = rng.random(n + 1) > 0.5
         assert np.array_equal(comps.select(flags), flags[labels] & (labels > 0))
 

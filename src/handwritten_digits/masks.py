@@ -68,7 +68,7 @@ class Components:
         keep = np.asarray(keep)
         if keep.dtype != bool:
             lut = np.zeros(self.n + 1, bool)
-            lut[keep] = True
+            lut[keep.astype(np.intp)] = True  # (an empty list arrives as float)
             keep = lut
         out = np.zeros(self.labels.shape, bool)
         if self.box is not None:
