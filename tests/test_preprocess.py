@@ -535,3 +535,16 @@ def test_an_empty_comb_is_never_read_as_digits(walls) -> None:
     rec = Recognizer.load()
     img = _comb_image(walls)
     assert rec.predict(img).digit is None and rec.read(img).text is None
+
+
+def test_what_is_left_of_a_removed_line_beside_its_band_goes_with_it() -> None:
+    from handwritten_digits import Recognizer
+    rec = Recognizer.load()
+    img = Image.new("L", (640, 480), 230)
+    d = ImageDraw.Draw(img)
+    d.line([(0, 118), (640, 118)], fill=110, width=1)  # a faint rule lying against ...
+    for k in range(2):  # ... the top line of a two-cell comb
+        d.rectangle([120 + 80 * k, 120, 200 + 80 * k, 220], outline=40, width=3)
+    assert rec.read(img).text is None and rec.predict(img).digit is None  # empty: no slivers read
+    d.line([(220, 138), (260, 138), (235, 205)], fill=20, width=5)
+    assert rec.read(img).text == "7"

@@ -22,7 +22,6 @@ LINE_FRAC = 0.08  # of the image side: straight runs at least this long are line
 LINE_OVERHANG = 0.1  # of the other ink's extent: a line sticks out this far on both sides of it
 MIN_LINED_SIDE = 64  # px: smaller images are tiles, never photographed ruled paper or forms
 LINE_ASPECT = 8  # a line is at least this many times longer than thick
-LINE_THIN_SHARE = 0.5  # of a run's positions: fewer than this as thin as its median (+1 px): no line
 LINE_WOBBLE = 1.5  # px (working scale): a printed line's middle strays no further from straight
 RULING_PERCENTILE = 10  # of a row's (column's) ink strength: high only where a line runs through all of it
 RULE_LEVEL = 12  # gray levels of ink strength: a row (column) this inked all along holds a line
@@ -185,8 +184,9 @@ def remove_lines(mask: np.ndarray) -> tuple[np.ndarray, int]:
         return mask, 0
     # the corners a box side needs are printed lines too, not a digit's strokes (each direction's runs
     # are labelled once: the filters below keep or drop whole components)
-    runs = {along: [(sl, band) for sl, piece in _pieces(horiz if along else vert)
-                    if (band := _band(piece, along)) is not None] for along in (1, 0)}
+    pieces = {along: _pieces(horiz if along else vert) for along in (1, 0)}
+    runs = {along: [(sl, band) for sl, piece in pieces[along] if (band := _band(piece, along)) is not None]
+            for along in (1, 0)}
     if not runs[1] and not runs[0]:
         return mask, 0
     horiz, vert = _paint(runs[1], mask.shape), _paint(runs[0], mask.shape)
@@ -219,6 +219,18 @@ def remove_lines(mask: np.ndarray) -> tuple[np.ndarray, int]:
     if not count:
         return mask, 0
     kept = mask & ~removed
+    # what is left of a removed line's run beside its band (a rim, a thicker stretch, a rule lying
+    # against it) and touches no other ink is printed too: it goes with the line
+    whole = np.zeros_like(mask)
+    for along in (1, 0):
+        for sl, piece in pieces[along]:
+            if (removed[sl] & piece).any():
+                whole[sl] |= piece
+    if (kept & whole).any():
+        comps = components(kept)
+        inked = np.zeros(comps.n + 1, bool)
+        inked[comps.labels[kept & ~whole]] = True
+        kept = comps.select(inked)
     # give back the digit's pixels under a line: ink on both sides of it, across the line
     bridge_v = ndimage.binary_closing(kept, np.ones((9, 1), bool)) & removed
     bridge_h = ndimage.binary_closing(kept, np.ones((1, 9), bool)) & removed
@@ -257,8 +269,6 @@ def _band(piece: np.ndarray, along: int) -> np.ndarray | None:
     c = np.sort(counts[keep])
     typical = (float(c[(len(c) - 1) // 2]) + float(c[len(c) // 2])) / 2  # the median, cheaper
     thin = keep & (counts <= typical + 1)
-    if np.count_nonzero(thin) < max(3, LINE_THIN_SHARE * np.count_nonzero(keep)):
-        return None
     x, y = np.flatnonzero(thin).astype(np.float64), np.bincount(pos, weights=across)[thin] / counts[thin]
     xc = x - x.mean()  # least-squares line through the centres, in closed form
     slope = float(xc @ (y - y.mean())) / float(xc @ xc)
