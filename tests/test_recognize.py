@@ -190,6 +190,9 @@ def test_a_line_across_the_picture_or_a_corner_of_it_is_not_a_digit(line) -> Non
     one = Image.new("L", (640, 480), 220)
     ImageDraw.Draw(one).line(((300, 330), (340, 150)), fill=30, width=8)  # a 1 touching no border
     assert digit_reason(prepare(one).ink) is None
+    canvas = Image.new("L", (280, 280), 255)  # a 1 drawn into a canvas's corner meets both borders
+    ImageDraw.Draw(canvas).line([(180, 250), (279, 0)], fill=0, width=8)  # at one place: a stroke
+    assert digit_reason(prepare(canvas).ink) is None
 
 
 def test_a_digit_cropped_to_its_box_is_not_taken_for_a_picture() -> None:

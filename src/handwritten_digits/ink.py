@@ -74,7 +74,7 @@ class Shape:
     aspect: float = 0.0  # bounding box width / height
     pieces: int = 0  # connected components
     thinness: float = 0.0  # minor / major axis of the ink's spread (a straight line is ~0)
-    spans: bool = False  # touches two borders of the image: opposite ones, or two meeting at a corner
+    spans: bool = False  # touches two opposite borders of the image, or cuts across a corner of it
     page_components: int = 0  # significant components in the whole image
     extent: float = 0.0  # of the image side: the larger of height and width fraction
     solid: float = 0.0  # of the contrast: how far the background under the ink departs from the
@@ -131,8 +131,8 @@ class Ink:
         h, w = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
         area = int(np.count_nonzero(mask))
         H, W = mask.shape
-        borders = (sl[0].start == 0, sl[0].stop == H, sl[1].start == 0, sl[1].stop == W)
-        touches = sum(int(b) for b in borders) >= 2
+        touches = bool(sl[0].start == 0 and sl[0].stop == H or sl[1].start == 0 and sl[1].stop == W
+                       or _across_corner(mask, max(h, w)))
         fill = area / (h * w)
         if max(h, w) < SMALL_MASK and self.step > 1:  # strokes of a small digit merge at working
             crop = self.crop(mask)  # scale: judge its fill at full resolution, where they do not
@@ -235,6 +235,20 @@ def find_ink(gray: np.ndarray, factor: float = 1.0, work_side: int = WORK_SIDE, 
     ink.page, ink.parts = mask, components(mask)
     ink.mask, ink.boxes = _main_digit(ink.parts)
     return ink
+
+
+def _across_corner(mask: np.ndarray, extent: int) -> bool:
+    """Whether the ink meets two borders of the image at places at least half its extent apart, as a
+    line cutting across a corner does (a stroke that ends in a corner meets both borders there)."""
+    h, w = mask.shape
+    met = []
+    for edge, at in ((mask[0], lambda i: (0.0, i)), (mask[-1], lambda i: (h - 1.0, i)),
+                     (mask[:, 0], lambda i: (i, 0.0)), (mask[:, -1], lambda i: (i, w - 1.0))):
+        where = np.flatnonzero(edge)
+        if len(where):
+            met.append(at(float(where.mean())))
+    return any(np.hypot(a[0] - b[0], a[1] - b[1]) >= 0.5 * extent
+               for k, a in enumerate(met) for b in met[k + 1:])
 
 
 def _upscale(mask: np.ndarray, step: int, size: tuple[int, int]) -> np.ndarray:
