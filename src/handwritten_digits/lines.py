@@ -221,11 +221,8 @@ def remove_lines(mask: np.ndarray) -> tuple[np.ndarray, int]:
     kept = mask & ~removed
     # what is left of a removed line's run beside its band (a rim, a thicker stretch, a rule lying
     # against it) and touches no other ink is printed too: it goes with the line
-    whole = np.zeros_like(mask)
-    for along in (1, 0):
-        for sl, piece in pieces[along]:
-            if (removed[sl] & piece).any():
-                whole[sl] |= piece
+    whole = _paint([(sl, piece) for along in (1, 0) for sl, piece in pieces[along]
+                    if (removed[sl] & piece).any()], mask.shape)
     if (kept & whole).any():
         comps = components(kept)
         inked = np.zeros(comps.n + 1, bool)

@@ -8,7 +8,7 @@ from PIL import Image
 from scipy import ndimage
 
 from handwritten_digits.lines import MIN_LINED_SIDE
-from handwritten_digits.masks import EIGHT, stroke_width
+from handwritten_digits.masks import components, stroke_width
 from handwritten_digits.morph import grey_close, grey_open
 
 CLEAN_NOISE = 1.0  # gray levels of pixel noise: below this an image is digital (a canvas), not a photo
@@ -50,9 +50,10 @@ def _broad_light(work: np.ndarray) -> bool:
     """Whether the light side of a global Otsu split, where it reaches the frame, is too broad for
     strokes: lit paper runs out of the picture, a bold chalk digit stands inside it."""
     light = work > otsu(np.bincount(work.ravel(), minlength=256))
-    labels, _ = ndimage.label(light, EIGHT)
+    comps = components(light)
+    labels = comps.labels
     edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    outer = np.isin(labels, edge[edge > 0])
+    outer = comps.select(edge[edge > 0])
     return stroke_width(outer) > BROAD_LIGHT * max(work.shape)
 
 
