@@ -90,6 +90,23 @@ def test_touching_digits_are_still_split() -> None:
     assert len(parts) == 5
 
 
+def test_a_digit_with_a_long_tail_is_not_cut_into_a_digit_and_a_one() -> None:
+    def draw(d: ImageDraw.ImageDraw) -> None:
+        for x in (20, 80, 140):
+            d.ellipse((x, 30, x + 30, 90), outline=1, width=4)
+        d.ellipse((200, 30, 230, 90), outline=1, width=4)  # an 8's flourish or a 2's foot: touching,
+        d.line((228, 40, 262, 22), fill=1, width=4)  # twice a digit's width, a third of its height
+    def classify(masks: list[np.ndarray]) -> np.ndarray:
+        """Like the model: sure of the 0 and of the tail alone (a 1), less of the whole, unsure of a
+        cut through the 0."""
+        widths = np.array([np.ptp(np.flatnonzero(m.any(0))) + 1 for m in masks])
+        probs = np.zeros((len(masks), 10))
+        probs[:, 1] = np.where(widths <= 40, 1.0, np.where(widths <= 60, 0.5, 0.8))
+        return probs
+    parts = segment(page(draw), classify)
+    assert len(parts) == 4 and parts[3].x1 >= 262
+
+
 def test_a_four_in_two_strokes_is_one_digit() -> None:
     def draw(d: ImageDraw.ImageDraw) -> None:
         for x in (20, 80, 200):

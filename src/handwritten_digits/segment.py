@@ -32,6 +32,7 @@ FRAGMENT_ABOVE = 0.25  # of the median digit height: ... also when it floats thi
 DOT = 0.25  # of the median digit height: pieces no bigger than this either way are dots, left alone
 CUTS_TRIED = 5  # thinnest columns tried as cut points per glyph
 SPLIT_GAIN = 1.0  # a split must raise the parts' geometric-mean confidence above the whole's by this
+SPLIT_HEIGHT = 0.65  # of the number's digit height: a cut leaving a shorter part cuts off a tail
 
 Classify = Callable[[list[np.ndarray]], np.ndarray]  # masks -> (N, 10) probabilities
 
@@ -135,10 +136,10 @@ def cut_points(glyph: Glyph) -> list[int]:
     return [glyph.x0 + lo + p for p in picked]
 
 
-def split_touching(glyph: Glyph, classify: Classify, depth: int = 0, typical: float | None = None
-                   ) -> list[Glyph]:
+def split_touching(glyph: Glyph, classify: Classify, depth: int = 0, typical: float | None = None,
+                   tall: float | None = None) -> list[Glyph]:
     """The glyph as one digit, or split at the cut whose parts the classifier trusts most.
-    `typical`: the usual width of one digit in this number, when known."""
+    `typical`, `tall`: the usual width and height of one digit in this number, when known."""
     if depth > 4:
         return [glyph]
     if typical is not None:  # as wide as its neighbours: one digit, however sure the classifier is
@@ -147,7 +148,10 @@ def split_touching(glyph: Glyph, classify: Classify, depth: int = 0, typical: fl
     elif glyph.width <= SPLIT_ASPECT * glyph.height:
         return [glyph]
     options = [cut(glyph, c) for c in cut_points(glyph)]
-    options = [(a, b) for a, b in options if a.width > 0 and b.width > 0]
+    # touching digits are each about as tall as the number; a part much shorter is a digit's tail,
+    # flag or crossbar (a 2's foot, an 8's flourish), which reads as a confident 1 on its own
+    shortest = SPLIT_HEIGHT * (glyph.height if tall is None else tall)
+    options = [(a, b) for a, b in options if min(a.height, b.height) >= shortest]
     if not options:
         return [glyph]
     probs = classify([glyph.mask] + [p.mask for pair in options for p in pair])
@@ -160,7 +164,8 @@ def split_touching(glyph: Glyph, classify: Classify, depth: int = 0, typical: fl
     if pair_scores[best] < SPLIT_GAIN * whole:
         return [glyph]
     a, b = options[best]
-    return split_touching(a, classify, depth + 1, typical) + split_touching(b, classify, depth + 1, typical)
+    return split_touching(a, classify, depth + 1, typical, tall) \
+        + split_touching(b, classify, depth + 1, typical, tall)
 
 
 def segment(page: np.ndarray, classify: Classify) -> list[Glyph]:
@@ -173,16 +178,17 @@ def split_glyphs(found: list[Glyph], classify: Classify) -> list[Glyph]:
     if len(found) > MAX_DIGITS:
         return found[:MAX_DIGITS + 1]
     # with several glyphs, the median width is one digit's (most digits of a number do not touch)
-    typical = None
+    typical = tall = None
     if len(found) >= MIN_GLYPHS_FOR_WIDTH:
         median = float(np.median([g.width for g in found]))
         found = merge_strokes(found, median)  # pieces are judged against the glyphs as they are ...
         # ... splits against at least half a digit's height: a number of upright 1s says little
         # about how wide its other digits are
-        typical = max(median, MIN_TYPICAL * float(np.median([g.height for g in found])))
+        tall = float(np.median([g.height for g in found]))
+        typical = max(median, MIN_TYPICAL * tall)
     out: list[Glyph] = []
     for g in found:
-        out.extend(split_touching(g, classify, typical=typical))
+        out.extend(split_touching(g, classify, typical=typical, tall=tall))
     return out
 
 
