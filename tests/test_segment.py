@@ -107,6 +107,34 @@ def test_a_digit_with_a_long_tail_is_not_cut_into_a_digit_and_a_one() -> None:
     assert len(parts) == 4 and parts[3].x1 >= 262
 
 
+def sure_of_narrow_pieces(masks: list[np.ndarray]) -> np.ndarray:
+    """Sure of anything no wider than 36 px, in doubt about wider glyphs."""
+    widths = np.array([np.ptp(np.flatnonzero(m.any(0))) + 1 for m in masks])
+    probs = np.zeros((len(masks), 10))
+    probs[:, 1] = np.where(widths <= 36, 1.0, 0.8)
+    return probs
+
+
+def test_a_one_touching_the_next_digit_is_split_off_it() -> None:
+    def draw(d: ImageDraw.ImageDraw) -> None:
+        for x in (20, 80, 140):
+            d.ellipse((x, 30, x + 30, 90), outline=1, width=4)
+        d.line((190, 30, 190, 90), fill=1, width=4)  # a 1 whose foot touches the 0 after it: together
+        d.line((180, 88, 206, 88), fill=1, width=4)  # 1.7 times a digit's width
+        d.ellipse((199, 30, 229, 90), outline=1, width=4)
+    parts = segment(page(draw), sure_of_narrow_pieces)
+    assert len(parts) == 5 and parts[3].x1 < 202 and parts[4].x1 == 230
+
+
+def test_a_wide_zero_is_not_cut_through_its_loop() -> None:
+    def draw(d: ImageDraw.ImageDraw) -> None:
+        for x in (20, 80, 140):
+            d.ellipse((x, 30, x + 30, 90), outline=1, width=4)
+        d.ellipse((190, 30, 240, 90), outline=1, width=4)  # 1.6 times as wide: each half reads as a 1
+    parts = segment(page(draw), sure_of_narrow_pieces)
+    assert len(parts) == 4
+
+
 def test_a_four_in_two_strokes_is_one_digit() -> None:
     def draw(d: ImageDraw.ImageDraw) -> None:
         for x in (20, 80, 200):

@@ -2,8 +2,9 @@
 
 Connected components whose x-ranges overlap are pieces of one digit (a 5 or a 4 written in two
 strokes) and are merged; a glyph much wider than a digit is tried at its thinnest columns and split
-where the classifier is most confident in the parts. The classifier is passed in as a function, so
-this module knows nothing about models.
+where the classifier is most confident in the parts; one only a little wider (a 1 touching its
+neighbour) is split only where the classifier doubts it whole and is sure of both parts. The
+classifier is passed in as a function, so this module knows nothing about models.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from handwritten_digits.masks import Components, components
+from handwritten_digits.masks import Components, components, enclosed
 
 MAX_DIGITS = 20
 MERGE_OVERLAP = 0.4  # of the narrower piece: x-overlap that makes two pieces one digit
@@ -32,6 +33,9 @@ FRAGMENT_ABOVE = 0.25  # of the median digit height: ... also when it floats thi
 DOT = 0.25  # of the median digit height: pieces no bigger than this either way are dots, left alone
 CUTS_TRIED = 5  # thinnest columns tried as cut points per glyph
 SPLIT_GAIN = 1.0  # a split must raise the parts' geometric-mean confidence above the whole's by this
+NARROW_SPLIT_WIDTH = 1.2  # of the typical width: from here to SPLIT_WIDTH a glyph is split only ...
+NARROW_WHOLE = 0.95  # ... when the classifier is less sure than this of it as one digit ...
+NARROW_PARTS = 0.99  # ... and at least this sure of each part (and the cut opens no loop)
 SPLIT_HEIGHT = 0.65  # of the number's digit height: a cut leaving a shorter part cuts off a tail
 
 Classify = Callable[[list[np.ndarray]], np.ndarray]  # masks -> (N, 10) probabilities
@@ -142,9 +146,11 @@ def split_touching(glyph: Glyph, classify: Classify, depth: int = 0, typical: fl
     `typical`, `tall`: the usual width and height of one digit in this number, when known."""
     if depth > 4:
         return [glyph]
+    narrow = False  # a little wider than its neighbours: a 1 touching another digit, or a wide digit
     if typical is not None:  # as wide as its neighbours: one digit, however sure the classifier is
-        if glyph.width < SPLIT_WIDTH * typical:  # about its halves; much wider: two or more
+        if glyph.width < NARROW_SPLIT_WIDTH * typical:  # about its halves
             return [glyph]
+        narrow = glyph.width < SPLIT_WIDTH * typical
     elif glyph.width <= SPLIT_ASPECT * glyph.height:
         return [glyph]
     options = [cut(glyph, c) for c in cut_points(glyph)]
@@ -152,20 +158,33 @@ def split_touching(glyph: Glyph, classify: Classify, depth: int = 0, typical: fl
     # flag or crossbar (a 2's foot, an 8's flourish), which reads as a confident 1 on its own
     shortest = SPLIT_HEIGHT * (glyph.height if tall is None else tall)
     options = [(a, b) for a, b in options if min(a.height, b.height) >= shortest]
+    if narrow:  # a cut through a loop halves a wide 0 or 8 into two confident 1s
+        holes = enclosed(_box(glyph))
+        options = [(a, b) for a, b in options if enclosed(_box(a)) + enclosed(_box(b)) >= holes]
     if not options:
         return [glyph]
     probs = classify([glyph.mask] + [p.mask for pair in options for p in pair])
     conf = probs.max(1)
     whole = conf[0]
-    pair_scores = np.sqrt(conf[1::2] * conf[2::2])
-    best = int(np.argmax(pair_scores))
-    # however wide the glyph (a 5 with a long flag, a 2 with a long tail), split only when the parts
-    # read better than the whole
-    if pair_scores[best] < SPLIT_GAIN * whole:
-        return [glyph]
+    if narrow:  # only when the classifier doubts the whole and is sure of both parts
+        parts = np.minimum(conf[1::2], conf[2::2])
+        best = int(np.argmax(parts))
+        if whole >= NARROW_WHOLE or parts[best] < NARROW_PARTS:
+            return [glyph]
+    else:
+        pair_scores = np.sqrt(conf[1::2] * conf[2::2])
+        best = int(np.argmax(pair_scores))
+        # however wide the glyph (a 5 with a long flag, a 2 with a long tail), split only when the
+        # parts read better than the whole
+        if pair_scores[best] < SPLIT_GAIN * whole:
+            return [glyph]
     a, b = options[best]
     return split_touching(a, classify, depth + 1, typical, tall) \
         + split_touching(b, classify, depth + 1, typical, tall)
+
+
+def _box(glyph: Glyph) -> np.ndarray:
+    return glyph.mask[glyph.y0:glyph.y1, glyph.x0:glyph.x1]
 
 
 def segment(page: np.ndarray, classify: Classify) -> list[Glyph]:
