@@ -126,6 +126,21 @@ def test_a_one_touching_the_next_digit_is_split_off_it() -> None:
     assert len(parts) == 5 and parts[3].x1 < 202 and parts[4].x1 == 230
 
 
+def test_two_touching_digits_alone_are_split_when_the_parts_read_better() -> None:
+    def draw(d: ImageDraw.ImageDraw) -> None:  # 17, the 1's foot touching the 7: a glyph as wide as tall
+        d.line((100, 30, 100, 90), fill=1, width=4)
+        d.line((88, 88, 130, 88), fill=1, width=4)
+        d.line([(110, 30), (150, 30), (128, 90)], fill=1, width=4)
+
+    def classify(masks: list[np.ndarray]) -> np.ndarray:  # in doubt about the two as one digit
+        widths = np.array([np.ptp(np.flatnonzero(m.any(0))) + 1 for m in masks])
+        probs = np.zeros((len(masks), 10))
+        probs[:, 1] = np.where(widths <= 50, 1.0, 0.8)
+        return probs
+    parts = segment(page(draw), classify)
+    assert len(parts) == 2 and parts[0].x1 <= 110
+
+
 def test_a_wide_zero_is_not_cut_through_its_loop() -> None:
     def draw(d: ImageDraw.ImageDraw) -> None:
         for x in (20, 80, 140):

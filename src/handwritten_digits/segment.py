@@ -34,6 +34,7 @@ DOT = 0.25  # of the median digit height: pieces no bigger than this either way 
 CUTS_TRIED = 5  # thinnest columns tried as cut points per glyph
 SPLIT_GAIN = 1.0  # a split must raise the parts' geometric-mean confidence above the whole's by this
 NARROW_SPLIT_WIDTH = 1.2  # of the typical width: from here to SPLIT_WIDTH a glyph is split only ...
+NARROW_SPLIT_ASPECT = 1.0  # width / height: the same, where the number is too short to know a digit's width
 NARROW_WHOLE = 0.95  # ... when the classifier is less sure than this of it as one digit ...
 NARROW_PARTS = 0.99  # ... and at least this sure of each part (and the cut opens no loop)
 SPLIT_HEIGHT = 0.65  # of the number's digit height: a cut leaving a shorter part cuts off a tail
@@ -151,8 +152,10 @@ def split_touching(glyph: Glyph, classify: Classify, depth: int = 0, typical: fl
         if glyph.width < NARROW_SPLIT_WIDTH * typical:  # about its halves
             return [glyph]
         narrow = glyph.width < SPLIT_WIDTH * typical
-    elif glyph.width <= SPLIT_ASPECT * glyph.height:
+    elif glyph.width <= NARROW_SPLIT_ASPECT * glyph.height:
         return [glyph]
+    else:
+        narrow = glyph.width <= SPLIT_ASPECT * glyph.height
     options = [cut(glyph, c) for c in cut_points(glyph)]
     # touching digits are each about as tall as the number; a part much shorter is a digit's tail,
     # flag or crossbar (a 2's foot, an 8's flourish), which reads as a confident 1 on its own
