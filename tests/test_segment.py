@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-from handwritten_digits.segment import segment
+from handwritten_digits.segment import glyphs, segment
 
 
 def sure_of_everything(masks: list[np.ndarray]) -> np.ndarray:
@@ -69,6 +69,14 @@ def test_a_flag_lifted_above_its_five_joins_it() -> None:
         d.line((104, 32, 130, 30), fill=1, width=4)  # ... its flag a stroke above them, off to the right
     parts = segment(page(draw), trusts_the_widest)
     assert len(parts) == 2 and parts[1].y0 <= 32 and parts[1].x1 >= 130
+
+
+def test_two_stray_dots_one_above_the_other_are_not_a_digit() -> None:
+    def draw(d: ImageDraw.ImageDraw) -> None:
+        d.line((60, 20, 60, 100), fill=1, width=6)  # a 1, and two taps of the pen beside it
+        d.ellipse((90, 30, 96, 36), fill=1)
+        d.ellipse((90, 88, 97, 98), fill=1)
+    assert [(g.x0, g.x1) for g in glyphs(page(draw))] == [(58, 64)]
 
 
 def test_a_comma_is_dropped_not_joined_to_the_digit_before_it() -> None:

@@ -30,7 +30,8 @@ MERGE_WIDTH = 1.1  # ... and together no wider than this are one digit written i
 FRAGMENT = 0.5  # of the median digit height: a shorter piece (not a dot) that touches or overlaps a
 FRAGMENT_GAP = 0.1  # digit's columns (within this much of its height) is part of it: a 5's flag
 FRAGMENT_ABOVE = 0.25  # of the median digit height: ... also when it floats this far above the digit
-DOT = 0.25  # of the median digit height: pieces no bigger than this either way are dots, left alone
+DOT = 0.25  # of the median digit height (in `glyphs`, the tallest piece's): pieces no bigger than this
+# either way are dots, left alone
 CUTS_TRIED = 5  # thinnest columns tried as cut points per glyph
 SPLIT_GAIN = 1.0  # a split must raise the parts' geometric-mean confidence above the whole's by this
 NARROW_SPLIT_WIDTH = 1.2  # of the typical width: from here to SPLIT_WIDTH a glyph is split only ...
@@ -65,11 +66,17 @@ def glyphs(page: np.ndarray, comps: Components | None = None) -> list[Glyph]:
     comps = components(page) if comps is None else comps
     n = comps.n
     boxes = [(s[1].start, s[1].stop, s[0].start, s[0].stop) for s in comps.boxes]
+    # dots (specks, stray taps of a pen) may join a digit's pieces, never each other: two dots one
+    # above the other would make a glyph as tall as a digit
+    tallest = max((b[3] - b[2] for b in boxes), default=0)
+    dot = [max(b[1] - b[0], b[3] - b[2]) < DOT * tallest for b in boxes]
     groups: list[list[int]] = []
     spans: list[list[int]] = []
     for i in sorted(range(n), key=lambda i: boxes[i][0]):
         x0, x1, y0, y1 = boxes[i]
         for g, span in zip(groups, spans, strict=True):
+            if dot[i] and all(dot[j] for j in g):
+                continue
             overlap = min(x1, span[1]) - max(x0, span[0])
             if overlap >= MERGE_OVERLAP * min(x1 - x0, span[1] - span[0]):
                 g.append(i)
