@@ -78,6 +78,12 @@ def test_two_stray_dots_one_above_the_other_are_not_a_digit() -> None:
         d.ellipse((90, 88, 97, 98), fill=1)
     assert [(g.x0, g.x1) for g in glyphs(page(draw))] == [(58, 64)]
 
+    def small(d: ImageDraw.ImageDraw) -> None:  # a small digit: specks over a quarter of its height
+        d.line((60, 40, 60, 80), fill=1, width=3)
+        d.rectangle((50, 45, 52, 55), fill=1)
+        d.rectangle((50, 62, 51, 72), fill=1)
+    assert len(glyphs(page(small))) == 1
+
 
 def test_a_comma_is_dropped_not_joined_to_the_digit_before_it() -> None:
     def draw(d: ImageDraw.ImageDraw) -> None:

@@ -30,7 +30,7 @@ MERGE_WIDTH = 1.1  # ... and together no wider than this are one digit written i
 FRAGMENT = 0.5  # of the median digit height: a shorter piece (not a dot) that touches or overlaps a
 FRAGMENT_GAP = 0.1  # digit's columns (within this much of its height) is part of it: a 5's flag
 FRAGMENT_ABOVE = 0.25  # of the median digit height: ... also when it floats this far above the digit
-DOT = 0.25  # of the median digit height (in `glyphs`, the tallest piece's): pieces no bigger than this
+DOT = 0.3  # of the median digit height (in `glyphs`, the tallest piece's): pieces no bigger than this
 # either way are dots, left alone
 CUTS_TRIED = 5  # thinnest columns tried as cut points per glyph
 SPLIT_GAIN = 1.0  # a split must raise the parts' geometric-mean confidence above the whole's by this
