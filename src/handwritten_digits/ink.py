@@ -19,6 +19,7 @@ from PIL import Image
 from handwritten_digits.lines import (
     MIN_LINED_SIDE,
     erase_ruling,
+    remove_combs,
     remove_frames,
     remove_lines,
     strip_box_sides,
@@ -226,11 +227,12 @@ def find_ink(gray: np.ndarray, factor: float = 1.0, work_side: int = WORK_SIDE, 
         return ink
     mask = drop_specks(_drop_border_solids(mask))
     if max(mask.shape) >= MIN_LINED_SIDE:
+        mask, combed = remove_combs(mask)
         mask, framed = remove_frames(mask)
         mask, boxed = remove_lines(mask)
         mask, sides = strip_box_sides(mask)
-        ink.lines += framed + boxed + sides
-        if boxed or sides:
+        ink.lines += combed + framed + boxed + sides
+        if combed or boxed or sides:
             mask = drop_specks(mask)
     ink.page, ink.parts = mask, components(mask)
     ink.mask, ink.boxes = _main_digit(ink.parts)
