@@ -464,10 +464,10 @@ def test_labelling_inside_the_ink_box_matches_labelling_the_whole_mask(seed):
 
 
 def test_a_tilted_printed_line_is_straight_and_an_arc_is_not():
-    from handwritten_digits.lines import _band
+    from handwritten_digits.lines import line_band
 
     def _straight(piece: np.ndarray, along: int) -> bool:
-        return _band(piece, along) is not None
+        return line_band(piece, along) is not None
     line = np.zeros((5, 60), bool)
     line[np.clip((np.arange(60) * 0.05).astype(int) + 1, 0, 4), np.arange(60)] = True
     arc = np.zeros((12, 60), bool)

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
+from handwritten_digits.combs import remove_combs
 from handwritten_digits.lines import (
     MIN_LINED_SIDE,
     erase_ruling,
-    remove_combs,
+    horizontal_runs,
     remove_frames,
     remove_lines,
     strip_box_sides,
@@ -227,9 +228,10 @@ def find_ink(gray: np.ndarray, factor: float = 1.0, work_side: int = WORK_SIDE, 
         return ink
     mask = drop_specks(_drop_border_solids(mask))
     if max(mask.shape) >= MIN_LINED_SIDE:
-        mask, combed = remove_combs(mask)
+        horiz = horizontal_runs(mask)
+        mask, combed = remove_combs(mask, horiz)
         mask, framed = remove_frames(mask)
-        mask, boxed = remove_lines(mask)
+        mask, boxed = remove_lines(mask, None if combed or framed else horiz)
         mask, sides = strip_box_sides(mask)
         ink.lines += combed + framed + boxed + sides
         if combed or boxed or sides:

@@ -2,7 +2,8 @@
 
 Ruled and squared paper is subtracted from the ink strength before thresholding (`erase_ruling`);
 boxes are taken out of the thresholded mask (`remove_frames` for a closed box, `remove_lines` for the
-sides of a comb of cells), keeping the digit's own straight strokes. All at working scale.
+sides of a comb of cells; open combs are `combs`'), keeping the digit's own straight strokes. All at
+working scale.
 """
 
 from __future__ import annotations
@@ -33,10 +34,6 @@ FRAME_SIDE = 0.9  # of each side of its bounding box: inked this much, a compone
 FRAME_MARGIN = 0.15  # of its size: a box is empty this far inside its sides
 BOX_SIDE = 0.8  # of the digit's extent along it: a box side (or ruled line) is at least this long
 LINE_SPAN = 0.9  # of the image side: a line this long is ruling; shorter ones must make a box
-COMB_TICKS = 3  # an open comb (a form's baseline with a tick between cells) has this many ticks or more,
-COMB_EVEN = 0.15  # at whole multiples of one spacing give or take this fraction of it,
-COMB_LENGTH = 0.3  # all within this fraction of their median length,
-COMB_SHORT = 0.75  # and no longer than this fraction of the spacing (upright 1s on a line are taller)
 
 
 def erase_ruling(fg: np.ndarray) -> tuple[np.ndarray, int]:
@@ -76,81 +73,10 @@ def _low(a: np.ndarray, axis: int) -> np.ndarray:
     return np.take(np.partition(a, k, axis=axis), k, axis=axis)
 
 
-def remove_combs(mask: np.ndarray) -> tuple[np.ndarray, int]:
-    """Delete open combs: a straight printed line with short thin ticks standing on it (or hanging from
-    it) at even spacing and ending there -- a form's number field whose cells have no tops, and whose
-    ticks alone would read as 1s. Strokes that cross the line are not ticks."""
-    horiz = long_runs(thicken(mask, axis=0), max(12, round(LINE_FRAC * mask.shape[1])), axis=1) & mask
-    if not horiz.any():
-        return mask, 0
-    out, count = mask, 0
-    for sl, piece in _pieces(horiz):
-        if not _crossed(mask, sl):
-            continue
-        band = _band(piece, 1)
-        ticks = None if band is None else _ticks(mask, sl, band)
-        if ticks is not None:
-            out = out & ~ticks
-            out[sl] &= ~band
-            count += 1
-    return out, count
-
-
-def _crossed(mask: np.ndarray, sl: tuple[slice, slice]) -> bool:
-    """Whether a row just above or below a run's box crosses COMB_TICKS strokes or more: the test that
-    spares almost every image the search for ticks (a slightly tilted comb's ticks still cross it)."""
-    for row in (sl[0].start - 2, sl[0].stop + 1):
-        if 0 <= row < mask.shape[0]:
-            r = mask[row, sl[1]]
-            if int(r[0]) + np.count_nonzero(r[1:] & ~r[:-1]) >= COMB_TICKS:
-                return True
-    return False
-
-
-def _ticks(mask: np.ndarray, sl: tuple[slice, slice], band: np.ndarray) -> np.ndarray | None:
-    """The comb's ticks on a horizontal line's `band` (in box `sl`) as a mask of `mask`'s shape, or None."""
-    cols = np.flatnonzero(band.any(0))
-    x = cols + sl[1].start
-    top = band.argmax(0)[cols] + sl[0].start
-    bottom = band.shape[0] - 1 - band[::-1].argmax(0)[cols] + sl[0].start
-    thick = float(np.median(bottom - top + 1))
-    reach = max(2, len(cols) // (COMB_TICKS - 1))
-    up, down = _run(mask, top - 1, x, -1, reach), _run(mask, bottom + 1, x, 1, reach)
-    for run, other, start, step in ((up, down, top - 1, -1), (down, up, bottom + 1, 1)):
-        stubs, n = ndimage.label(run >= 2)
-        found = []
-        for k, (s,) in enumerate(ndimage.find_objects(stubs), 1):
-            inside = stubs[s] == k
-            if s.stop - s.start <= 2 * thick + 2 and not (other[s][inside] >= 2).any():
-                found.append((s, float(run[s].max()), (s.start + s.stop - 1) / 2))
-        if len(found) < COMB_TICKS:
-            continue
-        length = float(np.median([f[1] for f in found]))
-        found = [f for f in found if abs(f[1] - length) <= COMB_LENGTH * length]
-        if len(found) < COMB_TICKS:
-            continue
-        centres = np.array([f[2] for f in found])
-        gap = float(np.median(np.diff(centres)))
-        off = (centres - centres[0]) / gap
-        on = np.abs(off - np.round(off)) <= COMB_EVEN
-        if on.sum() < COMB_TICKS or length > COMB_SHORT * gap:
-            continue
-        ticks = np.zeros_like(mask)
-        for (s, _, _), keep in zip(found, on, strict=True):
-            if keep:
-                for c in range(s.start, s.stop):
-                    rows = start[c] + step * np.arange(run[c])
-                    ticks[rows, x[c]] = True
-        return ticks
-    return None
-
-
-def _run(mask: np.ndarray, start: np.ndarray, x: np.ndarray, step: int, reach: int) -> np.ndarray:
-    """Per column `x`, how many pixels of ink follow one another from row `start` on, going `step`."""
-    rows = start[None, :] + step * np.arange(reach)[:, None]
-    inside = (rows >= 0) & (rows < mask.shape[0])
-    ink = mask[rows.clip(0, mask.shape[0] - 1), x[None, :]] & inside
-    return np.argmin(np.pad(ink, ((0, 1), (0, 0))), axis=0)
+def horizontal_runs(mask: np.ndarray) -> np.ndarray:
+    """The mask's pixels in horizontal runs long enough to be a line (thickened across first, so a
+    slightly tilted line still holds one)."""
+    return long_runs(thicken(mask, axis=0), max(12, round(LINE_FRAC * mask.shape[1])), axis=1) & mask
 
 
 def remove_frames(mask: np.ndarray) -> tuple[np.ndarray, int]:
@@ -252,22 +178,22 @@ def _edge_slice(side: str, thick: int) -> tuple[slice, slice]:
             "top": (slice(0, thick), slice(None)), "bottom": (slice(-thick, None), slice(None))}[side]
 
 
-def remove_lines(mask: np.ndarray) -> tuple[np.ndarray, int]:
-    """Delete long thin horizontal/vertical runs (ruled paper, grids, form boxes), keep the digit."""
+def remove_lines(mask: np.ndarray, horiz: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """Delete long thin horizontal/vertical runs (ruled paper, grids, form boxes), keep the digit.
+    `horiz`: the mask's `horizontal_runs`, when the caller has them."""
     h, w = mask.shape
-    lh, lv = max(12, round(LINE_FRAC * w)), max(12, round(LINE_FRAC * h))
-    # thicken across the line first so a slightly tilted line still holds a straight run
-    horiz = long_runs(thicken(mask, axis=0), lh, axis=1) & mask
-    vert = long_runs(thicken(mask, axis=1), lv, axis=0) & mask
+    # thickened across the line first so a slightly tilted line still holds a straight run
+    horiz = horizontal_runs(mask) if horiz is None else horiz
+    vert = long_runs(thicken(mask, axis=1), max(12, round(LINE_FRAC * h)), axis=0) & mask
     # without runs both ways there are no box corners, and only a run across the image is a line
     if not (horiz.any() and vert.any()) and \
             np.count_nonzero(horiz.any(0)) < LINE_SPAN * w and np.count_nonzero(vert.any(1)) < LINE_SPAN * h:
         return mask, 0
     # the corners a box side needs are printed lines too, not a digit's strokes (each direction's runs
     # are labelled once: the filters below keep or drop whole components)
-    pieces = {along: _pieces(horiz if along else vert) for along in (1, 0)}
-    runs = {along: [(sl, band) for sl, piece in pieces[along] if (band := _band(piece, along)) is not None]
-            for along in (1, 0)}
+    pieces = {along: run_pieces(horiz if along else vert) for along in (1, 0)}
+    runs = {along: [(sl, band) for sl, piece in pieces[along]
+                    if (band := line_band(piece, along)) is not None] for along in (1, 0)}
     if not runs[1] and not runs[0]:
         return mask, 0
     horiz, vert = _paint(runs[1], mask.shape), _paint(runs[0], mask.shape)
@@ -316,7 +242,7 @@ def remove_lines(mask: np.ndarray) -> tuple[np.ndarray, int]:
     return kept | bridge_v | bridge_h, count
 
 
-def _pieces(cand: np.ndarray) -> list[tuple[tuple[slice, slice], np.ndarray]]:
+def run_pieces(cand: np.ndarray) -> list[tuple[tuple[slice, slice], np.ndarray]]:
     """(box, component mask in its box) for each component of `cand`."""
     comps = components(cand)
     return [(sl, comps.labels[sl] == i) for i, sl in enumerate(comps.boxes, 1)]
@@ -330,7 +256,7 @@ def _paint(pieces: list[tuple[tuple[slice, slice], np.ndarray]], shape: tuple[in
     return out
 
 
-def _band(piece: np.ndarray, along: int) -> np.ndarray | None:
+def line_band(piece: np.ndarray, along: int) -> np.ndarray | None:
     """The printed line in a run of ink along `along`, or None when the run is not straight as
     printed lines are, even when tilted or seen in perspective (the arc of a 0 is not).
 

@@ -1,0 +1,96 @@
+"""Open combs: a form's number field drawn as a baseline with a short tick between cells (or ticks
+hanging from a top line), and no tops to its cells. Alone, the ticks read as a row of 1s; the line and
+its ticks are taken out of the thresholded mask before the other printed lines. At working scale."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from handwritten_digits.lines import line_band, run_pieces
+
+COMB_TICKS = 3  # an open comb (a form's baseline with a tick between cells) has this many ticks or more,
+COMB_EVEN = 0.15  # at whole multiples of one spacing give or take this fraction of it,
+COMB_LENGTH = 0.3  # all within this fraction of their median length,
+COMB_SHORT = 0.75  # and no longer than this fraction of the spacing (upright 1s on a line are taller)
+
+
+def remove_combs(mask: np.ndarray, horiz: np.ndarray) -> tuple[np.ndarray, int]:
+    """Delete open combs: a straight printed line with short thin ticks standing on it (or hanging from
+    it) at even spacing and ending there -- a form's number field whose cells have no tops, and whose
+    ticks alone would read as 1s. Strokes that cross the line are not ticks. `horiz`: the mask's
+    `lines.horizontal_runs`."""
+    # ink two rows above (below) a line, off the lines: fewer than COMB_TICKS strokes there in all
+    # spares almost every image the search for ticks
+    above, below = mask[:-2] & horiz[2:] & ~horiz[:-2], mask[2:] & horiz[:-2] & ~horiz[2:]
+    if max(_strokes(above.any(0)), _strokes(below.any(0))) < COMB_TICKS:
+        return mask, 0
+    out, count = mask, 0
+    for sl, piece in run_pieces(horiz):
+        if not _crossed(mask, sl):
+            continue
+        band = line_band(piece, 1)
+        ticks = None if band is None else _ticks(mask, sl, band)
+        if ticks is not None:
+            out = out & ~ticks
+            out[sl] &= ~band
+            count += 1
+    return out, count
+
+
+def _crossed(mask: np.ndarray, sl: tuple[slice, slice]) -> bool:
+    """Whether a row just above or below a run's box crosses COMB_TICKS strokes or more (a slightly
+    tilted comb's ticks still cross it)."""
+    return any(_strokes(mask[row, sl[1]]) >= COMB_TICKS
+               for row in (sl[0].start - 2, sl[0].stop + 1) if 0 <= row < mask.shape[0])
+
+
+def _strokes(row: np.ndarray) -> int:
+    """Runs of True in a 1-D bool array."""
+    return int(row[0]) + int(np.count_nonzero(row[1:] & ~row[:-1])) if len(row) else 0
+
+
+def _ticks(mask: np.ndarray, sl: tuple[slice, slice], band: np.ndarray) -> np.ndarray | None:
+    """The comb's ticks on a horizontal line's `band` (in box `sl`) as a mask of `mask`'s shape, or None."""
+    cols = np.flatnonzero(band.any(0))
+    x = cols + sl[1].start
+    top = band.argmax(0)[cols] + sl[0].start
+    bottom = band.shape[0] - 1 - band[::-1].argmax(0)[cols] + sl[0].start
+    thick = float(np.median(bottom - top + 1))
+    reach = max(2, len(cols) // (COMB_TICKS - 1))
+    up, down = _run(mask, top - 1, x, -1, reach), _run(mask, bottom + 1, x, 1, reach)
+    for run, other, start, step in ((up, down, top - 1, -1), (down, up, bottom + 1, 1)):
+        stubs, n = ndimage.label(run >= 2)
+        found = []
+        for k, (s,) in enumerate(ndimage.find_objects(stubs), 1):
+            inside = stubs[s] == k
+            if s.stop - s.start <= 2 * thick + 2 and not (other[s][inside] >= 2).any():
+                found.append((s, float(run[s].max()), (s.start + s.stop - 1) / 2))
+        if len(found) < COMB_TICKS:
+            continue
+        length = float(np.median([f[1] for f in found]))
+        found = [f for f in found if abs(f[1] - length) <= COMB_LENGTH * length]
+        if len(found) < COMB_TICKS:
+            continue
+        centres = np.array([f[2] for f in found])
+        gap = float(np.median(np.diff(centres)))
+        off = (centres - centres[0]) / gap
+        on = np.abs(off - np.round(off)) <= COMB_EVEN
+        if on.sum() < COMB_TICKS or length > COMB_SHORT * gap:
+            continue
+        ticks = np.zeros_like(mask)
+        for (s, _, _), keep in zip(found, on, strict=True):
+            if keep:
+                for c in range(s.start, s.stop):
+                    rows = start[c] + step * np.arange(run[c])
+                    ticks[rows, x[c]] = True
+        return ticks
+    return None
+
+
+def _run(mask: np.ndarray, start: np.ndarray, x: np.ndarray, step: int, reach: int) -> np.ndarray:
+    """Per column `x`, how many pixels of ink follow one another from row `start` on, going `step`."""
+    rows = start[None, :] + step * np.arange(reach)[:, None]
+    inside = (rows >= 0) & (rows < mask.shape[0])
+    ink = mask[rows.clip(0, mask.shape[0] - 1), x[None, :]] & inside
+    return np.argmin(np.pad(ink, ((0, 1), (0, 0))), axis=0)
