@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
 from handwritten_digits import Recognizer
+from handwritten_digits.combs import remove_combs
+from handwritten_digits.lines import horizontal_runs
 
 
 @pytest.fixture(scope="module")
@@ -49,3 +52,16 @@ def test_ones_standing_on_a_line_are_not_ticks(rec: Recognizer) -> None:
     for x in (100, 160, 220):  # 1s with a flag, taller than they are apart
         d.line([(x - 16, 136), (x, 120), (x, 200)], fill=20, width=6)
     assert rec.read(img).text == "111"
+
+
+def test_digit_stems_standing_on_a_line_are_not_ticks() -> None:
+    img = Image.new("1", (400, 120), 0)
+    d = ImageDraw.Draw(img)
+    d.line([(10, 100), (330, 100)], fill=1, width=2)
+    for k in range(4):  # four 4s, evenly spaced, each stem short and standing on the line
+        x = 50 + 70 * k
+        d.line([(x, 75), (x, 100)], fill=1, width=2)
+        d.line([(x - 15, 60), (x - 20, 75), (x + 6, 75)], fill=1, width=2)
+    mask = np.asarray(img, dtype=bool)
+    out, found = remove_combs(mask, horizontal_runs(mask))
+    assert found == 0 and (out == mask).all()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from handwritten_digits.lines import line_band, run_pieces
+from handwritten_digits.lines import LINE_SPAN, line_band, run_pieces
 
 COMB_TICKS = 3  # an open comb (a form's baseline with a tick between cells) has this many ticks or more,
 COMB_EVEN = 0.15  # at whole multiples of one spacing give or take this fraction of it,
@@ -27,13 +27,19 @@ def remove_combs(mask: np.ndarray, horiz: np.ndarray) -> tuple[np.ndarray, int]:
         return mask, 0
     out, count = mask, 0
     for sl, piece in run_pieces(horiz):
-        if not _crossed(mask, sl):
+        # a line across the page is ruling, for remove_lines (which gives back the digits' pixels)
+        if sl[1].stop - sl[1].start >= LINE_SPAN * mask.shape[1] or not _crossed(mask, sl):
             continue
         band = line_band(piece, 1)
-        ticks = None if band is None else _ticks(mask, sl, band)
+        if band is None:
+            continue
+        line = np.zeros_like(mask)
+        line[sl] = band
+        ticks = _ticks(mask, line, sl, band)
         if ticks is not None:
-            out = out & ~ticks
-            out[sl] &= ~band
+            kept = out & ~line & ~ticks
+            # give back a digit's pixels under the line: ink on both sides of it, across the line
+            out = kept | (ndimage.binary_closing(kept, np.ones((9, 1), bool)) & line)
             count += 1
     return out, count
 
@@ -50,8 +56,11 @@ def _strokes(row: np.ndarray) -> int:
     return int(row[0]) + int(np.count_nonzero(row[1:] & ~row[:-1])) if len(row) else 0
 
 
-def _ticks(mask: np.ndarray, sl: tuple[slice, slice], band: np.ndarray) -> np.ndarray | None:
-    """The comb's ticks on a horizontal line's `band` (in box `sl`) as a mask of `mask`'s shape, or None."""
+def _ticks(mask: np.ndarray, line: np.ndarray, sl: tuple[slice, slice], band: np.ndarray
+           ) -> np.ndarray | None:
+    """The comb's ticks on a horizontal line (`line`: its pixels; `band`: the same in its box `sl`) as a
+    mask of `mask`'s shape, or None. A tick is a stroke of its own once the line is gone: a digit's
+    stem or arc standing on the line belongs to more ink, a closed box's wall reaches its other side."""
     cols = np.flatnonzero(band.any(0))
     x = cols + sl[1].start
     top = band.argmax(0)[cols] + sl[0].start
@@ -59,6 +68,7 @@ def _ticks(mask: np.ndarray, sl: tuple[slice, slice], band: np.ndarray) -> np.nd
     thick = float(np.median(bottom - top + 1))
     reach = max(2, len(cols) // (COMB_TICKS - 1))
     up, down = _run(mask, top - 1, x, -1, reach), _run(mask, bottom + 1, x, 1, reach)
+    labels = None
     for run, other, start, step in ((up, down, top - 1, -1), (down, up, bottom + 1, 1)):
         stubs, n = ndimage.label(run >= 2)
         found = []
@@ -75,16 +85,24 @@ def _ticks(mask: np.ndarray, sl: tuple[slice, slice], band: np.ndarray) -> np.nd
         centres = np.array([f[2] for f in found])
         gap = float(np.median(np.diff(centres)))
         off = (centres - centres[0]) / gap
-        on = np.abs(off - np.round(off)) <= COMB_EVEN
-        if on.sum() < COMB_TICKS or length > COMB_SHORT * gap:
+        found = [f for f, o in zip(found, off, strict=True) if abs(o - round(o)) <= COMB_EVEN]
+        if len(found) < COMB_TICKS or length > COMB_SHORT * gap:
             continue
+        if labels is None:
+            labels, _ = ndimage.label(mask & ~line)
+        sizes = np.bincount(labels.ravel())
         ticks = np.zeros_like(mask)
-        for (s, _, _), keep in zip(found, on, strict=True):
-            if keep:
-                for c in range(s.start, s.stop):
-                    rows = start[c] + step * np.arange(run[c])
-                    ticks[rows, x[c]] = True
-        return ticks
+        alone = 0
+        for s, _, _ in found:
+            tick = np.zeros_like(mask)
+            for c in range(s.start, s.stop):
+                tick[start[c] + step * np.arange(run[c]), x[c]] = True
+            own = np.unique(labels[tick])
+            if sizes[own[own > 0]].sum() <= 1.2 * np.count_nonzero(tick) + 2:  # nothing but the tick
+                ticks |= tick
+                alone += 1
+        if alone >= COMB_TICKS:
+            return ticks
     return None
 
 
