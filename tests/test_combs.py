@@ -45,6 +45,52 @@ def test_digits_written_in_an_open_comb_are_read(rec: Recognizer) -> None:
     assert rec.read(img).text == "74"
 
 
+def test_digits_written_under_a_hanging_comb_are_read(rec: Recognizer) -> None:
+    img = comb(6, 0.4, hanging=True)  # a top line at y=100, ticks hanging 20 px from it
+    d = ImageDraw.Draw(img)
+    d.line([(50, 110), (82, 110), (62, 165)], fill=20, width=5)  # 7
+    d.line([(118, 110), (106, 147), (134, 147)], fill=20, width=5)  # 4
+    d.line([(126, 125), (126, 167)], fill=20, width=5)
+    assert rec.read(img).text == "74"
+
+
+def comb_mask(x0: int, x1: int, spacing: int, tick: int) -> np.ndarray:
+    img = Image.new("1", (400, 120), 0)
+    d = ImageDraw.Draw(img)
+    d.line([(x0, 100), (x1, 100)], fill=1, width=2)
+    for x in range(x0, x1 + 1, spacing):
+        d.line([(x, 100 - tick), (x, 100)], fill=1, width=2)
+    return np.asarray(img, dtype=bool)
+
+
+def test_a_comb_across_the_whole_image_is_left_to_the_ruled_line_remover() -> None:
+    mask = comb_mask(4, 394, 39, 15)  # 98% of the width: ruling with strokes standing on it
+    assert remove_combs(mask, horizontal_runs(mask))[1] == 0
+    mask = comb_mask(40, 352, 39, 15)
+    assert remove_combs(mask, horizontal_runs(mask))[1] == 1
+
+
+def test_a_stroke_crossing_the_comb_line_keeps_its_pixels_on_it() -> None:
+    mask = comb_mask(40, 352, 39, 15)
+    img = Image.fromarray(mask)
+    ImageDraw.Draw(img).line([(200, 60), (200, 115)], fill=1, width=3)  # a 1 crossing the line mid-cell
+    mask = np.asarray(img, dtype=bool)
+    out, found = remove_combs(mask, horizontal_runs(mask))
+    assert found == 1 and out[95:112, 200].all()  # its stroke whole, across the line
+    assert not out[99:102, 120:180].any()  # the line itself gone
+
+
+def test_a_digit_standing_on_the_line_before_the_first_tick_does_not_hide_the_comb() -> None:
+    img = Image.fromarray(comb_mask(79, 352, 39, 15))
+    d = ImageDraw.Draw(img)
+    d.line([(20, 100), (79, 100)], fill=1, width=2)  # the line goes on to the left ...
+    d.line([(55, 85), (55, 100)], fill=1, width=2)  # ... under a 4 whose stem stands on it
+    d.line([(48, 70), (44, 85), (60, 85)], fill=1, width=2)
+    mask = np.asarray(img, dtype=bool)
+    out, found = remove_combs(mask, horizontal_runs(mask))
+    assert found == 1 and out[86:99, 55].all()  # the comb goes, the 4's stem stays
+
+
 def test_ones_standing_on_a_line_are_not_ticks(rec: Recognizer) -> None:
     img = Image.new("L", (640, 300), 235)
     d = ImageDraw.Draw(img)

@@ -12,7 +12,9 @@ from handwritten_digits.lines import LINE_SPAN, line_band, run_pieces
 COMB_TICKS = 3  # an open comb (a form's baseline with a tick between cells) has this many ticks or more,
 COMB_EVEN = 0.15  # at whole multiples of one spacing give or take this fraction of it,
 COMB_LENGTH = 0.3  # all within this fraction of their median length,
-COMB_SHORT = 0.75  # and no longer than this fraction of the spacing (upright 1s on a line are taller)
+COMB_SHORT = 0.75  # and no longer than this fraction of the spacing (upright 1s on a line are taller),
+TICK_ALONE = 1.2  # each a stroke of its own: its component no bigger than this times its run's pixels
+BRIDGE = 9  # px: ink on both sides of a removed line within this is a digit crossing it
 
 
 def remove_combs(mask: np.ndarray, horiz: np.ndarray) -> tuple[np.ndarray, int]:
@@ -31,15 +33,13 @@ def remove_combs(mask: np.ndarray, horiz: np.ndarray) -> tuple[np.ndarray, int]:
         if sl[1].stop - sl[1].start >= LINE_SPAN * mask.shape[1] or not _crossed(mask, sl):
             continue
         band = line_band(piece, 1)
-        if band is None:
-            continue
-        line = np.zeros_like(mask)
-        line[sl] = band
-        ticks = _ticks(mask, line, sl, band)
-        if ticks is not None:
-            kept = out & ~line & ~ticks
+        found = None if band is None else _ticks(mask, sl, band)
+        if found is not None:
+            win, line, ticks = found
+            kept = out[win] & ~line & ~ticks
             # give back a digit's pixels under the line: ink on both sides of it, across the line
-            out = kept | (ndimage.binary_closing(kept, np.ones((9, 1), bool)) & line)
+            out = out.copy()
+            out[win] = kept | (ndimage.binary_closing(kept, np.ones((BRIDGE, 1), bool)) & line)
             count += 1
     return out, count
 
@@ -56,25 +56,25 @@ def _strokes(row: np.ndarray) -> int:
     return int(row[0]) + int(np.count_nonzero(row[1:] & ~row[:-1])) if len(row) else 0
 
 
-def _ticks(mask: np.ndarray, line: np.ndarray, sl: tuple[slice, slice], band: np.ndarray
-           ) -> np.ndarray | None:
-    """The comb's ticks on a horizontal line (`line`: its pixels; `band`: the same in its box `sl`) as a
-    mask of `mask`'s shape, or None. A tick is a stroke of its own once the line is gone: a digit's
-    stem or arc standing on the line belongs to more ink, a closed box's wall reaches its other side."""
+def _ticks(mask: np.ndarray, sl: tuple[slice, slice], band: np.ndarray
+           ) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray] | None:
+    """(window, the line's pixels in it, the ticks' pixels in it) for a horizontal line `band` in box
+    `sl`, or None when no comb stands on it. A tick is a stroke of its own once the line is gone: a
+    digit's stem or arc standing on the line belongs to more ink, a closed box's wall reaches its
+    other side (or the window's edge, BRIDGE px beyond the longest tick)."""
     cols = np.flatnonzero(band.any(0))
     x = cols + sl[1].start
     top = band.argmax(0)[cols] + sl[0].start
     bottom = band.shape[0] - 1 - band[::-1].argmax(0)[cols] + sl[0].start
     thick = float(np.median(bottom - top + 1))
-    reach = max(2, len(cols) // (COMB_TICKS - 1))
+    reach = max(2, len(cols) // (COMB_TICKS - 1))  # no tick is longer than the comb's spacing
     up, down = _run(mask, top - 1, x, -1, reach), _run(mask, bottom + 1, x, 1, reach)
-    labels = None
     for run, other, start, step in ((up, down, top - 1, -1), (down, up, bottom + 1, 1)):
-        stubs, n = ndimage.label(run >= 2)
+        stubs, _ = ndimage.label(run >= 2)  # a pixel or two beside the line is its rim
         found = []
         for k, (s,) in enumerate(ndimage.find_objects(stubs), 1):
             inside = stubs[s] == k
-            if s.stop - s.start <= 2 * thick + 2 and not (other[s][inside] >= 2).any():
+            if s.stop - s.start <= 2 * thick + 2 and not (other[s][inside] >= 2).any():  # thin, ends
                 found.append((s, float(run[s].max()), (s.start + s.stop - 1) / 2))
         if len(found) < COMB_TICKS:
             continue
@@ -82,27 +82,37 @@ def _ticks(mask: np.ndarray, line: np.ndarray, sl: tuple[slice, slice], band: np
         found = [f for f in found if abs(f[1] - length) <= COMB_LENGTH * length]
         if len(found) < COMB_TICKS:
             continue
-        centres = np.array([f[2] for f in found])
-        gap = float(np.median(np.diff(centres)))
-        off = (centres - centres[0]) / gap
-        found = [f for f, o in zip(found, off, strict=True) if abs(o - round(o)) <= COMB_EVEN]
-        if len(found) < COMB_TICKS or length > COMB_SHORT * gap:
-            continue
-        if labels is None:
-            labels, _ = ndimage.label(mask & ~line)
+        far = int(max(f[1] for f in found)) + BRIDGE
+        rows = slice(max(0, sl[0].start - (far if step < 0 else BRIDGE)),
+                     min(mask.shape[0], sl[0].stop + (far if step > 0 else BRIDGE)))
+        win = (rows, sl[1])
+        sub = mask[win]
+        line = np.zeros_like(sub)
+        line[sl[0].start - rows.start:sl[0].stop - rows.start] = band
+        labels, _ = ndimage.label(sub & ~line)
         sizes = np.bincount(labels.ravel())
-        ticks = np.zeros_like(mask)
-        alone = 0
-        for s, _, _ in found:
-            tick = np.zeros_like(mask)
+        edge = np.zeros(len(sizes), bool)  # components reaching the window's top or bottom
+        edge[labels[0]] = edge[labels[-1]] = True
+        alone = []
+        for s, _, centre in found:
+            tick = np.zeros_like(sub)
             for c in range(s.start, s.stop):
-                tick[start[c] + step * np.arange(run[c]), x[c]] = True
+                tick[start[c] - rows.start + step * np.arange(run[c]), cols[c]] = True
             own = np.unique(labels[tick])
-            if sizes[own[own > 0]].sum() <= 1.2 * np.count_nonzero(tick) + 2:  # nothing but the tick
-                ticks |= tick
-                alone += 1
-        if alone >= COMB_TICKS:
-            return ticks
+            own = own[own > 0]
+            if not edge[own].any() and sizes[own].sum() <= TICK_ALONE * np.count_nonzero(tick) + 2:
+                alone.append((tick, centre))
+        if len(alone) < COMB_TICKS:
+            continue
+        centres = np.array([c for _, c in alone])
+        gap = float(np.median(np.diff(centres)))
+        if gap <= 0 or length > COMB_SHORT * gap:
+            continue
+        # the ticks at whole multiples of the spacing from whichever tick lines up the most of them
+        on = max((np.abs((centres - c0) / gap - np.round((centres - c0) / gap)) <= COMB_EVEN
+                  for c0 in centres), key=np.count_nonzero)
+        if np.count_nonzero(on) >= COMB_TICKS:
+            return win, line, np.any([t for (t, _), keep in zip(alone, on, strict=True) if keep], axis=0)
     return None
 
 

@@ -69,7 +69,7 @@ def glyphs(page: np.ndarray, comps: Components | None = None) -> list[Glyph]:
     # dots (specks, stray taps of a pen) may join a digit's pieces, never each other: two dots one
     # above the other would make a glyph as tall as a digit
     tallest = max((b[3] - b[2] for b in boxes), default=0)
-    dot = [max(b[1] - b[0], b[3] - b[2]) < DOT * tallest for b in boxes]
+    dot = [max(b[1] - b[0], b[3] - b[2]) <= DOT * tallest for b in boxes]
     groups: list[list[int]] = []
     spans: list[list[int]] = []
     for i in sorted(range(n), key=lambda i: boxes[i][0]):
