@@ -7,14 +7,13 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from handwritten_digits.lines import LINE_SPAN, line_band, run_pieces
+from handwritten_digits.lines import BRIDGE, LINE_SPAN, give_back, line_band, run_pieces
 
 COMB_TICKS = 3  # an open comb (a form's baseline with a tick between cells) has this many ticks or more,
 COMB_EVEN = 0.15  # at whole multiples of one spacing give or take this fraction of it,
 COMB_LENGTH = 0.3  # all within this fraction of their median length,
 COMB_SHORT = 0.75  # and no longer than this fraction of the spacing (upright 1s on a line are taller),
 TICK_ALONE = 1.2  # each a stroke of its own: its component no bigger than this times its run's pixels
-BRIDGE = 9  # px: ink on both sides of a removed line within this is a digit crossing it
 
 
 def remove_combs(mask: np.ndarray, horiz: np.ndarray) -> tuple[np.ndarray, int]:
@@ -36,10 +35,8 @@ def remove_combs(mask: np.ndarray, horiz: np.ndarray) -> tuple[np.ndarray, int]:
         found = None if band is None else _ticks(mask, sl, band)
         if found is not None:
             win, line, ticks = found
-            kept = out[win] & ~line & ~ticks
-            # give back a digit's pixels under the line: ink on both sides of it, across the line
             out = out.copy()
-            out[win] = kept | (ndimage.binary_closing(kept, np.ones((BRIDGE, 1), bool)) & line)
+            out[win] = give_back(out[win] & ~line & ~ticks, line, (0,))
             count += 1
     return out, count
 
@@ -70,18 +67,10 @@ def _ticks(mask: np.ndarray, sl: tuple[slice, slice], band: np.ndarray
     reach = max(2, len(cols) // (COMB_TICKS - 1))  # no tick is longer than the comb's spacing
     up, down = _run(mask, top - 1, x, -1, reach), _run(mask, bottom + 1, x, 1, reach)
     for run, other, start, step in ((up, down, top - 1, -1), (down, up, bottom + 1, 1)):
-        stubs, _ = ndimage.label(run >= 2)  # a pixel or two beside the line is its rim
-        found = []
-        for k, (s,) in enumerate(ndimage.find_objects(stubs), 1):
-            inside = stubs[s] == k
-            if s.stop - s.start <= 2 * thick + 2 and not (other[s][inside] >= 2).any():  # thin, ends
-                found.append((s, float(run[s].max()), (s.start + s.stop - 1) / 2))
-        if len(found) < COMB_TICKS:
+        stubs = _stubs(run, other, thick)
+        if stubs is None:
             continue
-        length = float(np.median([f[1] for f in found]))
-        found = [f for f in found if abs(f[1] - length) <= COMB_LENGTH * length]
-        if len(found) < COMB_TICKS:
-            continue
+        found, length = stubs
         far = int(max(f[1] for f in found)) + BRIDGE
         rows = slice(max(0, sl[0].start - (far if step < 0 else BRIDGE)),
                      min(mask.shape[0], sl[0].stop + (far if step > 0 else BRIDGE)))
@@ -114,6 +103,24 @@ def _ticks(mask: np.ndarray, sl: tuple[slice, slice], band: np.ndarray
         if np.count_nonzero(on) >= COMB_TICKS:
             return win, line, np.any([t for (t, _), keep in zip(alone, on, strict=True) if keep], axis=0)
     return None
+
+
+def _stubs(run: np.ndarray, other: np.ndarray, thick: float
+           ) -> tuple[list[tuple[slice, float, float]], float] | None:
+    """([(columns, length, centre)], their median length) for the strokes in per-column runs off a
+    line that could be a comb's ticks: thin, ending at the line (no run on its other side), of one
+    length; None for fewer than COMB_TICKS."""
+    stubs, _ = ndimage.label(run >= 2)  # a pixel or two beside the line is its rim
+    found = []
+    for k, (s,) in enumerate(ndimage.find_objects(stubs), 1):
+        inside = stubs[s] == k
+        if s.stop - s.start <= 2 * thick + 2 and not (other[s][inside] >= 2).any():
+            found.append((s, float(run[s].max()), (s.start + s.stop - 1) / 2))
+    if len(found) < COMB_TICKS:
+        return None
+    length = float(np.median([f[1] for f in found]))
+    found = [f for f in found if abs(f[1] - length) <= COMB_LENGTH * length]
+    return (found, length) if len(found) >= COMB_TICKS else None
 
 
 def _run(mask: np.ndarray, start: np.ndarray, x: np.ndarray, step: int, reach: int) -> np.ndarray:

@@ -34,6 +34,7 @@ FRAME_SIDE = 0.9  # of each side of its bounding box: inked this much, a compone
 FRAME_MARGIN = 0.15  # of its size: a box is empty this far inside its sides
 BOX_SIDE = 0.8  # of the digit's extent along it: a box side (or ruled line) is at least this long
 LINE_SPAN = 0.9  # of the image side: a line this long is ruling; shorter ones must make a box
+BRIDGE = 9  # px: ink on both sides of a removed line within this is a digit's stroke crossing it
 
 
 def erase_ruling(fg: np.ndarray) -> tuple[np.ndarray, int]:
@@ -235,11 +236,18 @@ def remove_lines(mask: np.ndarray, horiz: np.ndarray | None = None) -> tuple[np.
         inked = np.zeros(comps.n + 1, bool)
         inked[comps.labels[kept & ~whole]] = True
         kept = comps.select(inked)
-    # give back the digit's pixels under a line: ink on both sides of it, across the line
-    bridge_v = ndimage.binary_closing(kept, np.ones((9, 1), bool)) & removed
-    bridge_h = ndimage.binary_closing(kept, np.ones((1, 9), bool)) & removed
     log.debug("removed %d line(s)", count)
-    return kept | bridge_v | bridge_h, count
+    return give_back(kept, removed, (0, 1)), count
+
+
+def give_back(kept: np.ndarray, removed: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """`kept` with the removed line pixels a digit's stroke crosses: ink within BRIDGE px on both
+    sides of them along each of `axes` (0: across a horizontal line, 1: across a vertical one)."""
+    out = kept
+    for axis in axes:
+        across = np.ones((BRIDGE, 1) if axis == 0 else (1, BRIDGE), bool)
+        out = out | ndimage.binary_closing(kept, across) & removed
+    return out
 
 
 def run_pieces(cand: np.ndarray) -> list[tuple[tuple[slice, slice], np.ndarray]]:
