@@ -298,16 +298,28 @@ def _corners(sl: tuple[slice, slice], other: np.ndarray, along: int, tol: int = 
     """Whether a perpendicular line meets this one at both ends, as the sides of a box do; with
     `open_ends`, one end at the image border counts too (the box goes on beyond the frame)."""
     ys, xs = sl
-    ends = ((xs.start, xs.start), (xs.stop - 1, xs.stop - 1)) if along == 1 else \
-        ((ys.start, ys.start), (ys.stop - 1, ys.stop - 1))
-    for end, _ in ends:
+    ends = (xs.start, xs.stop - 1) if along == 1 else (ys.start, ys.stop - 1)
+    across = ys if along == 1 else xs
+    crossed = []
+    for end in ends:
         if open_ends and (end <= tol or end >= other.shape[along] - 1 - tol):
             open_ends = False  # one end may leave the frame, not both (that is `spans`' case)
             continue
-        if along == 1:
-            win = other[max(ys.start - tol, 0):ys.stop + tol, max(end - tol, 0):end + tol + 1]
-        else:
-            win = other[max(end - tol, 0):end + tol + 1, max(xs.start - tol, 0):xs.stop + tol]
-        if not win.any():
+        strip = other[:, max(end - tol, 0):end + tol + 1].any(1) if along == 1 else \
+            other[max(end - tol, 0):end + tol + 1].any(0)
+        if not strip[max(across.start - tol, 0):across.stop + tol].any():
             return False
-    return True
+        crossed.append(_crosses(strip, across, 2 * tol))
+    # a box's sides meet alike at both ends: two corners, or two walls of a comb's cell meeting the
+    # lines that run on past them. A corner at one end and a crossing at the other is a 4's bar
+    return not (len(crossed) == 2 and crossed[0] != crossed[1])
+
+
+def _crosses(strip: np.ndarray, across: slice, reach: int) -> bool:
+    """Whether the run of `strip` through the line at `across` goes on more than `reach` px both ways."""
+    lo, hi = across.start, across.stop
+    while lo > 0 and strip[lo - 1]:
+        lo -= 1
+    while hi < len(strip) and strip[hi]:
+        hi += 1
+    return across.start - lo > reach and hi - across.stop > reach
