@@ -561,3 +561,16 @@ def test_a_fours_straight_bar_is_not_a_box_line() -> None:
     ink = find_ink(np.asarray(img))
     assert ink.lines == 0
     assert Recognizer.load().predict(img).digit == 4
+
+
+def test_a_fives_straight_back_is_not_a_box_side() -> None:
+    """A 5 drawn with a mouse: bar, back and the start of the belly are straight, so the back meets
+    a line at both ends like a box's side. A box's two other sides are alike long; the 5's bar is
+    four times the length of its belly's first stretch, so the back stays."""
+    from handwritten_digits import Recognizer
+    img = Image.new("L", (280, 280), 255)
+    ImageDraw.Draw(img).line([(189, 21), (105, 20), (102, 118), (148, 107), (184, 144), (186, 198),
+                              (149, 242), (93, 220)], fill=0, width=4, joint="curve")
+    ink = find_ink(np.asarray(img))
+    assert ink.lines == 0
+    assert Recognizer.load().predict(img).digit == 5
