@@ -548,29 +548,3 @@ def test_what_is_left_of_a_removed_line_beside_its_band_goes_with_it() -> None:
     assert rec.read(img).text is None and rec.predict(img).digit is None  # empty: no slivers read
     d.line([(220, 138), (260, 138), (235, 205)], fill=20, width=5)
     assert rec.read(img).text == "7"
-
-
-def test_a_fours_straight_bar_is_not_a_box_line() -> None:
-    """A 4 drawn on a canvas with a ruler-straight bar: its left stroke meets the bar in a corner and
-    its stem crosses it. Box sides meet alike at both ends, so the bar stays and the 4 is a 4."""
-    from handwritten_digits import Recognizer
-    img = Image.new("L", (280, 280), 255)
-    d = ImageDraw.Draw(img)
-    d.line([(53, 118), (50, 160), (48, 188), (110, 188)], fill=0, width=5, joint="curve")
-    d.line([(110, 158), (112, 200), (117, 236)], fill=0, width=6, joint="curve")
-    ink = find_ink(np.asarray(img))
-    assert ink.lines == 0
-    assert Recognizer.load().predict(img).digit == 4
-
-
-def test_a_fives_straight_back_is_not_a_box_side() -> None:
-    """A 5 drawn with a mouse: bar, back and the start of the belly are straight, so the back meets
-    a line at both ends like a box's side. A box's two other sides are alike long; the 5's bar is
-    four times the length of its belly's first stretch, so the back stays."""
-    from handwritten_digits import Recognizer
-    img = Image.new("L", (280, 280), 255)
-    ImageDraw.Draw(img).line([(189, 21), (105, 20), (102, 118), (148, 107), (184, 144), (186, 198),
-                              (149, 242), (93, 220)], fill=0, width=4, joint="curve")
-    ink = find_ink(np.asarray(img))
-    assert ink.lines == 0
-    assert Recognizer.load().predict(img).digit == 5

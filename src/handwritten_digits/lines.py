@@ -34,7 +34,6 @@ FRAME_SIDE = 0.9  # of each side of its bounding box: inked this much, a compone
 FRAME_MARGIN = 0.15  # of its size: a box is empty this far inside its sides
 BOX_SIDE = 0.8  # of the digit's extent along it: a box side (or ruled line) is at least this long
 LINE_SPAN = 0.9  # of the image side: a line this long is ruling; shorter ones must make a box
-PARTNER_RATIO = 0.4  # a box side's two perpendicular sides reach at least this fraction of each other
 BRIDGE = 9  # px: ink on both sides of a removed line within this is a digit's stroke crossing it
 
 
@@ -299,35 +298,16 @@ def _corners(sl: tuple[slice, slice], other: np.ndarray, along: int, tol: int = 
     """Whether a perpendicular line meets this one at both ends, as the sides of a box do; with
     `open_ends`, one end at the image border counts too (the box goes on beyond the frame)."""
     ys, xs = sl
-    ends = (xs.start, xs.stop - 1) if along == 1 else (ys.start, ys.stop - 1)
-    across = ys if along == 1 else xs
-    ends_seen = []
-    for end in ends:
+    ends = ((xs.start, xs.start), (xs.stop - 1, xs.stop - 1)) if along == 1 else \
+        ((ys.start, ys.start), (ys.stop - 1, ys.stop - 1))
+    for end, _ in ends:
         if open_ends and (end <= tol or end >= other.shape[along] - 1 - tol):
             open_ends = False  # one end may leave the frame, not both (that is `spans`' case)
             continue
-        strip = other[:, max(end - tol, 0):end + tol + 1].any(1) if along == 1 else \
-            other[max(end - tol, 0):end + tol + 1].any(0)
-        if not strip[max(across.start - tol, 0):across.stop + tol].any():
+        if along == 1:
+            win = other[max(ys.start - tol, 0):ys.stop + tol, max(end - tol, 0):end + tol + 1]
+        else:
+            win = other[max(end - tol, 0):end + tol + 1, max(xs.start - tol, 0):xs.stop + tol]
+        if not win.any():
             return False
-        ends_seen.append(_reach(strip, across))
-    if len(ends_seen) < 2:
-        return True
-    # a box's sides meet alike at both ends: two corners, or two walls of a comb's cell meeting the
-    # lines that run on past them. A corner at one end and a crossing at the other is a 4's bar
-    crossed = [min(r) > 2 * tol for r in ends_seen]
-    if crossed[0] != crossed[1]:
-        return False
-    # ... and a box's two sides are alike long: a 5's straight back meets its bar and its belly
-    legs = [max(r) for r in ends_seen]
-    return crossed[0] or min(legs) >= PARTNER_RATIO * max(legs)
-
-
-def _reach(strip: np.ndarray, across: slice) -> tuple[int, int]:
-    """How far the run of `strip` through the line at `across` goes on each way, in px."""
-    lo, hi = across.start, across.stop
-    while lo > 0 and strip[lo - 1]:
-        lo -= 1
-    while hi < len(strip) and strip[hi]:
-        hi += 1
-    return across.start - lo, hi - across.stop
+    return True
