@@ -59,6 +59,11 @@ class Glyph:
     def height(self) -> int:
         return self.y1 - self.y0
 
+    @property
+    def crop(self) -> np.ndarray:
+        """(height, width) bool: the mask inside the glyph's box."""
+        return self.mask[self.y0:self.y1, self.x0:self.x1]
+
 
 def glyphs(page: np.ndarray, comps: Components | None = None) -> list[Glyph]:
     """Components merged by x-overlap, short pieces joined to the digit they belong to, small ones
@@ -132,7 +137,7 @@ def cut(glyph: Glyph, column: int) -> tuple[Glyph, Glyph]:
 
 def cut_points(glyph: Glyph) -> list[int]:
     """Page columns where the glyph is thinnest, away from its ends."""
-    counts = glyph.mask[glyph.y0:glyph.y1, glyph.x0:glyph.x1].sum(0).astype(np.float64)
+    counts = glyph.crop.sum(0).astype(np.float64)
     w = len(counts)
     lo, hi = max(1, round(0.2 * w)), min(w - 1, round(0.8 * w))
     if hi <= lo:
@@ -169,8 +174,8 @@ def split_touching(glyph: Glyph, classify: Classify, depth: int = 0, typical: fl
     shortest = SPLIT_HEIGHT * (glyph.height if tall is None else tall)
     options = [(a, b) for a, b in options if min(a.height, b.height) >= shortest]
     if narrow:  # a cut through a loop halves a wide 0 or 8 into two confident 1s
-        holes = enclosed(_box(glyph))
-        options = [(a, b) for a, b in options if enclosed(_box(a)) + enclosed(_box(b)) >= holes]
+        holes = enclosed(glyph.crop)
+        options = [(a, b) for a, b in options if enclosed(a.crop) + enclosed(b.crop) >= holes]
     if not options:
         return [glyph]
     probs = classify([glyph.mask] + [p.mask for pair in options for p in pair])
@@ -191,10 +196,6 @@ def split_touching(glyph: Glyph, classify: Classify, depth: int = 0, typical: fl
     a, b = options[best]
     return split_touching(a, classify, depth + 1, typical, tall) \
         + split_touching(b, classify, depth + 1, typical, tall)
-
-
-def _box(glyph: Glyph) -> np.ndarray:
-    return glyph.mask[glyph.y0:glyph.y1, glyph.x0:glyph.x1]
 
 
 def segment(page: np.ndarray, classify: Classify) -> list[Glyph]:
