@@ -75,22 +75,15 @@ def _ticks(mask: np.ndarray, sl: tuple[slice, slice], band: np.ndarray
         rows = slice(max(0, sl[0].start - (far if step < 0 else BRIDGE)),
                      min(mask.shape[0], sl[0].stop + (far if step > 0 else BRIDGE)))
         win = (rows, sl[1])
-        sub = mask[win]
-        line = np.zeros_like(sub)
+        line = np.zeros_like(mask[win])
         line[sl[0].start - rows.start:sl[0].stop - rows.start] = band
-        labels, _ = ndimage.label(sub & ~line)
-        sizes = np.bincount(labels.ravel())
-        edge = np.zeros(len(sizes), bool)  # components reaching the window's top or bottom
-        edge[labels[0]] = edge[labels[-1]] = True
-        alone = []
-        for s, _, centre in found:
-            tick = np.zeros_like(sub)
+        ticks = []
+        for s, _, centre in found:  # each stub's pixels in the window
+            tick = np.zeros_like(line)
             for c in range(s.start, s.stop):
                 tick[start[c] - rows.start + step * np.arange(run[c]), cols[c]] = True
-            own = np.unique(labels[tick])
-            own = own[own > 0]
-            if not edge[own].any() and sizes[own].sum() <= TICK_ALONE * np.count_nonzero(tick) + 2:
-                alone.append((tick, centre))
+            ticks.append((tick, centre))
+        alone = _alone(mask[win] & ~line, ticks)
         if len(alone) < COMB_TICKS:
             continue
         centres = np.array([c for _, c in alone])
@@ -103,6 +96,22 @@ def _ticks(mask: np.ndarray, sl: tuple[slice, slice], band: np.ndarray
         if np.count_nonzero(on) >= COMB_TICKS:
             return win, line, np.any([t for (t, _), keep in zip(alone, on, strict=True) if keep], axis=0)
     return None
+
+
+def _alone(rest: np.ndarray, ticks: list[tuple[np.ndarray, float]]) -> list[tuple[np.ndarray, float]]:
+    """The ticks that are strokes of their own in `rest` (the window's ink less the line): their
+    components reach neither edge of the window and hold little more ink than the tick itself."""
+    labels, _ = ndimage.label(rest)
+    sizes = np.bincount(labels.ravel())
+    edge = np.zeros(len(sizes), bool)  # components reaching the window's top or bottom
+    edge[labels[0]] = edge[labels[-1]] = True
+    alone = []
+    for tick, centre in ticks:
+        own = np.unique(labels[tick])
+        own = own[own > 0]
+        if not edge[own].any() and sizes[own].sum() <= TICK_ALONE * np.count_nonzero(tick) + 2:
+            alone.append((tick, centre))
+    return alone
 
 
 def _stubs(run: np.ndarray, other: np.ndarray, thick: float
