@@ -306,3 +306,29 @@ def test_a_thick_marker_on_a_clean_textured_scan_is_read() -> None:
         d.ellipse((80, 130, 200, 245), outline=30, width=26)
         scans.append(np.asarray(img))
     assert [p.digit for p in Recognizer.load().predict_many(scans)] == [8, 8, 8, 8]
+
+
+def marker_photo(digit: int, seed: int, width: int = 24) -> bytes:
+    """240x240 JPEG crop of a digit written with a broad marker (strokes a tenth of the side) on
+    gently shaded, noisy paper: the strokes fill the local paper estimate's windows."""
+    rng = np.random.default_rng(seed)
+    img = Image.new("L", (240, 240), 0)
+    strokes = {7: [(70, 60), (170, 60), (110, 185)], 4: [(150, 185), (150, 55), (70, 140), (180, 140)],
+               1: [(105, 80), (130, 55), (130, 185)]}
+    ImageDraw.Draw(img).line(strokes[digit], fill=255, width=width, joint="curve")
+    ink = np.asarray(img, np.float32) / 255
+    paper = 225 + np.linspace(-8, 8, 240)[None, :] + rng.normal(0, 3, (240, 240))
+    buf = io.BytesIO()
+    photo = (paper * (1 - ink) + 40 * ink).clip(0, 255).astype(np.uint8)
+    Image.fromarray(photo).save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def test_a_broad_marker_gets_a_look_with_flat_paper(monkeypatch: pytest.MonkeyPatch) -> None:
+    from handwritten_digits import recognize
+    rec = Recognizer.load()
+    photos = [marker_photo(d, seed) for d in (7, 4, 1) for seed in range(2)]
+    assert [p.digit for p in rec.predict_many(photos)] == [7, 7, 4, 4, 1, 1]
+    monkeypatch.setattr(recognize, "FILLED", -1.0)  # the first looks alone: strokes hollowed, refused
+    assert all(p.reason == "not_a_digit" for p in rec.predict_many(photos))
+

@@ -171,13 +171,13 @@ class Ink:
         return [round(x), round(y), round(sl[1].stop * k - x), round(sl[0].stop * k - y)]
 
 
-def find_ink(gray: np.ndarray, factor: float = 1.0, work_side: int = WORK_SIDE, pool: bool = False
-             ) -> Ink:
+def find_ink(gray: np.ndarray, factor: float = 1.0, work_side: int = WORK_SIDE, pool: bool = False,
+             flat: bool = False) -> Ink:
     """Locate the ink in (H, W) uint8 `gray`; `ink.mask` is None when the image is blank.
     `work_side`: long side of the working copy (finer for a number, whose digits are small).
     `pool`: shrink by keeping each block's inkiest pixel, as for a large photo, whatever the size:
     a pen a pixel or two wide fades into a 3x3 block's mean (printed box lines survive it too, so this
-    is a second look, not the first)."""
+    is a second look, not the first). `flat`: take the paper as one level (see `paper.polarity`)."""
     large = max(gray.shape) * factor >= LARGE_INPUT
     side = max(work_side, WORK_SIDE_LARGE) if large else work_side
     step = max(1, -(-max(gray.shape) // side))
@@ -198,7 +198,7 @@ def find_ink(gray: np.ndarray, factor: float = 1.0, work_side: int = WORK_SIDE, 
     if ink.contrast < MIN_CONTRAST:
         return ink
     sigma = noise_sigma(work)  # gray levels
-    ink.invert, ink.bg = polarity(work, lo, med, hi, clean=sigma <= CLEAN_NOISE)
+    ink.invert, ink.bg = polarity(work, lo, med, hi, clean=sigma <= CLEAN_NOISE, flat=flat)
     fg = foreground(work, ink.bg, ink.invert)
     if max(work.shape) >= MIN_LINED_SIDE:
         fg, ink.lines = erase_ruling(fg)

@@ -29,11 +29,16 @@ def tails(work: np.ndarray) -> list[float]:
     return percentiles(np.bincount(work.ravel(), minlength=256), (0.0001, 0.5, 0.9999))
 
 
-def polarity(work: np.ndarray, lo: float, med: float, hi: float, clean: bool
+def polarity(work: np.ndarray, lo: float, med: float, hi: float, clean: bool, flat: bool = False
              ) -> tuple[bool, np.ndarray]:
     """(dark ink on light paper?, paper level). The paper is the majority, nearer the median; when the
-    median sits mid-way (a shadow over half the page) the ink is what stands out of its background."""
+    median sits mid-way (a shadow over half the page) the ink is what stands out of its background.
+    `flat`: one level for the whole page, the paper side's commonest (a second look for bold strokes
+    that fill the local estimate's windows)."""
     invert = med - lo > hi - med
+    if flat:
+        hist = np.bincount(work.ravel(), minlength=256)
+        return bool(invert), np.full(work.shape, float(np.argmax(_paper_side(hist, invert))), np.float32)
     if not invert and not clean and max(work.shape) >= MIN_LINED_SIDE and _broad_light(work):
         # a shadow over most of a photo makes the dark paper the majority; the lit paper is no ink
         # (a canvas, which has no pixel noise, may well be thick white strokes on black)
@@ -90,14 +95,10 @@ def _flat_paper(work: np.ndarray, invert: bool) -> float | None:
     go through the local estimate, which follows shadows; a smooth one without noise is told apart
     here by its Otsu split falling inside the paper's own shading."""
     hist = np.bincount(work.ravel(), minlength=256)
-    t = otsu(hist)
-    paper = hist.copy()
-    if invert:
-        paper[: int(t) + 1] = 0
-    else:
-        paper[int(t) + 1:] = 0
+    paper = _paper_side(hist, invert)
     if paper.sum() < 0.3 * hist.sum():
         return None
+    t = otsu(hist)
     if stroke_width(work <= t if invert else work > t) > STROKE_WINDOW * max(work.shape):
         return None  # the "ink" side is too broad for strokes: a cast shadow over part of the page
     # the anti-aliased rims of the strokes fall on the paper side too: flat means most of it at one level
@@ -108,6 +109,17 @@ def _flat_paper(work: np.ndarray, invert: bool) -> float | None:
     other = hist - paper
     ink = percentiles(other, (0.5,))[0]
     return float(mode) if near >= FLAT_SHARE * paper.sum() and abs(mode - ink) >= INK_GAP else None
+
+
+def _paper_side(hist: np.ndarray, invert: bool) -> np.ndarray:
+    """The histogram's paper side of a global Otsu split (the light side for dark ink)."""
+    paper = hist.copy()
+    t = int(otsu(hist))
+    if invert:
+        paper[:t + 1] = 0
+    else:
+        paper[t + 1:] = 0
+    return paper
 
 
 def foreground(gray: np.ndarray, bg: np.ndarray, invert: bool) -> np.ndarray:

@@ -12,6 +12,7 @@ returns just the array.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import warnings
@@ -23,7 +24,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
 from handwritten_digits.errors import ImageError
-from handwritten_digits.ink import Ink, find_ink
+from handwritten_digits.ink import Ink, Shape, find_ink
 from handwritten_digits.masks import bbox, stroke_width
 from handwritten_digits.morph import dilate, erode, max_filter
 
@@ -50,6 +51,11 @@ class Preprocessed:
     image: np.ndarray  # (28, 28) uint8, white ink on black; all zero when no ink was found
     ink: Ink  # statistics of the ink found (contrast, components, box, ...)
     reason: str | None = None  # "blank" when no ink was found
+
+    @functools.cached_property
+    def shape(self) -> Shape:
+        """Statistics of the most prominent ink (all 0 when there is none)."""
+        return Shape() if self.ink.mask is None else self.ink.shape(self.ink.mask)
 
 
 def decode(source: ImageInput, max_pixels: int | None = None, draft: int | None = None) -> Image.Image:
@@ -126,9 +132,10 @@ def prepare(source: ImageInput, max_pixels: int | None = None) -> Preprocessed:
     return prepare_gray(*load_gray(source, max_pixels))
 
 
-def prepare_gray(gray: np.ndarray, factor: float = 1.0, pool: bool = False) -> Preprocessed:
-    """`prepare` for an image already decoded by `load_gray` (`pool`: see `find_ink`)."""
-    ink = find_ink(gray, factor, pool=pool)
+def prepare_gray(gray: np.ndarray, factor: float = 1.0, pool: bool = False, flat: bool = False
+                 ) -> Preprocessed:
+    """`prepare` for an image already decoded by `load_gray` (`pool`, `flat`: see `find_ink`)."""
+    ink = find_ink(gray, factor, pool=pool, flat=flat)
     if ink.mask is None or not ink.mask.any():
         return Preprocessed(np.zeros((SIZE, SIZE), np.uint8), ink, "blank")
     return Preprocessed(render(ink, ink.mask), ink)

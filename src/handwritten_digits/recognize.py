@@ -52,6 +52,12 @@ SIDE_BY_SIDE = 0.6  # of the tallest: glyphs this tall side by side are several 
 ONE_DIGIT_WIDTH = 0.75  # of the tallest: ... unless together they are as narrow as one digit
 MAX_SOLID = 0.3  # of the contrast: background under the ink this far from the paper around it is a
 # photographed object (clothing, a picture), not a written digit (tune split: good singles <= 0.02)
+# Bold strokes (a marker, a tight crop) can fill the local paper estimate's windows: the estimate sinks
+# into the ink and hollows the strokes out. Such images get a look with the paper taken as one level:
+SANK = 0.05  # solid above this on an answered digit: the estimate sank under it (good singles <= 0.02)
+FILLED = 0.6  # solid from here on: it sank under all of the ink, a filled shape wider than any pen
+# stroke, not strokes (bold validation digits stay under it: 2 of 4,800 probes reach it)
+FLAT_GATE = 0.5  # the flat look ignores shading, so its answer needs a surer gate (P(not a digit) below)
 RETRY_STEP = 3  # working copies shrunk this much (a 640x480 photo) fade a thin pen: see predict_many
 RETRY_REASONS = ("blank", "not_a_digit", "multiple_digits")
 REASONS = (None, "blank", "not_a_digit", "multiple_digits", "unreadable", "error")
@@ -92,11 +98,12 @@ class Reading:
         return asdict(self)
 
 
-def digit_reason(ink: Ink) -> str | None:
-    """Why the most prominent ink is not one digit; None when it may be one."""
+def digit_reason(ink: Ink, shape: Shape | None = None) -> str | None:
+    """Why the most prominent ink is not one digit; None when it may be one. `shape`: that ink's, when
+    already measured."""
     if ink.mask is None:
         return "blank"
-    reason = shape_reason(ink.shape(ink.mask))
+    reason = shape_reason(shape or ink.shape(ink.mask))
     if reason is None:
         found = glyphs(ink.page, ink.parts)
         tallest = max((g.height for g in found), default=0)
@@ -168,13 +175,17 @@ class Recognizer:
     def predict_many(self, sources: list[ImageInput]) -> list[Prediction]:
         """One Prediction per source, in order; a bad file gives reason "error", never an exception.
 
-        An image whose answer is blank, not a digit or several digits gets up to two more looks, and
+        An image whose answer is blank, not a digit or several digits gets up to three more looks, and
         a later answer counts only when it is a digit, gate and all:
         - shrunk RETRY_STEP times or more for finding its ink: on a copy that keeps each block's
           inkiest pixel (a thin pen fades in the mean);
         - ink found on a shrunk copy, small there, and shaped like one digit (a dot or a line is not
           looked at again): at a finer scale around it (`prepare_zoomed`), where the lines of a
-          small printed box no longer merge with the strokes.
+          small printed box no longer merge with the strokes;
+        - some ink, not a filled shape (solid below FILLED): with the paper taken as one level and the
+          gate held to FLAT_GATE (a blank page is not looked at: its shading would pass for ink).
+          Answered digits whose paper estimate sank under the ink (solid above SANK) get this look
+          too, and its answer replaces theirs when it is a digit.
         The image is decoded once: each look finds the ink again in the decoded pixels."""
         preps = [self._prepare(src) for src in sources]
         results = self._answer(sources, preps)
@@ -183,9 +194,15 @@ class Recognizer:
                   if p.ink.step >= RETRY_STEP and not p.ink.pooled}
         self._second_look(sources, results, pooled)
         zoomed = {i: z for i, p in self._abstained(results, preps)
-                  if p.ink.mask is not None and shape_reason(p.ink.shape(p.ink.mask)) is None
+                  if p.ink.mask is not None and shape_reason(p.shape) is None
                   and (z := prepare_zoomed(p.ink)) is not None}
         self._second_look(sources, results, zoomed)
+        sank = [(i, p) for i, (r, p) in enumerate(zip(results, preps, strict=True))
+                if r.reason is None and isinstance(p, Preprocessed) and p.shape.solid > SANK]
+        flat = {i: prepare_gray(p.ink.gray, p.ink.factor, flat=True)
+                for i, p in self._abstained(results, preps) + sank
+                if results[i].reason != "blank" and p.shape.solid < FILLED}
+        self._second_look(sources, results, flat, min(self.gate_threshold, FLAT_GATE))
         return results
 
     @staticmethod
@@ -195,11 +212,11 @@ class Recognizer:
                 if r.reason in RETRY_REASONS and isinstance(p, Preprocessed)]
 
     def _second_look(self, sources: list[ImageInput], results: list[Prediction],
-                     looks: dict[int, Preprocessed]) -> None:
+                     looks: dict[int, Preprocessed], gate_threshold: float | None = None) -> None:
         """Replace results[i] by the answer on looks[i] where that answer is a digit."""
         if not looks:
             return
-        answers = self._answer([sources[i] for i in looks], list(looks.values()))
+        answers = self._answer([sources[i] for i in looks], list(looks.values()), gate_threshold)
         for i, r in zip(looks, answers, strict=True):
             if r.reason is None:
                 results[i] = r
@@ -211,8 +228,9 @@ class Recognizer:
         except DigitsError as e:
             return e
 
-    def _answer(self, sources: list[ImageInput], preps: list[Preprocessed | DigitsError]
-                ) -> list[Prediction]:
+    def _answer(self, sources: list[ImageInput], preps: list[Preprocessed | DigitsError],
+                gate_threshold: float | None = None) -> list[Prediction]:
+        gate_threshold = self.gate_threshold if gate_threshold is None else gate_threshold
         results: list[Prediction] = []
         batch, where = [], []
         for src, prep in zip(sources, preps, strict=True):
@@ -220,7 +238,7 @@ class Recognizer:
             if isinstance(prep, DigitsError):
                 results.append(Prediction(name, None, 0.0, [0.0] * 10, "error", str(prep)))
                 continue
-            reason = prep.reason or digit_reason(prep.ink)
+            reason = prep.reason or digit_reason(prep.ink, prep.shape)
             results.append(Prediction(name, None, 0.0, [0.0] * 10, reason, model_input=prep.image))
             if reason != "blank":
                 batch.append(prep.image)
@@ -231,7 +249,7 @@ class Recognizer:
             r = results[i]
             conf, digit = p.max(0)
             r.confidence, r.probabilities = float(conf), [round(float(v), 6) for v in p]
-            if r.reason is None and q > self.gate_threshold:
+            if r.reason is None and q > gate_threshold:
                 r.reason = "not_a_digit"
             if r.reason is None and r.confidence < self.min_confidence:
                 r.reason = "unreadable"
