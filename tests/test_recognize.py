@@ -308,16 +308,22 @@ def test_a_thick_marker_on_a_clean_textured_scan_is_read() -> None:
     assert [p.digit for p in Recognizer.load().predict_many(scans)] == [8, 8, 8, 8]
 
 
-def marker_photo(digit: int, seed: int, width: int = 24) -> bytes:
-    """240x240 JPEG crop of a digit written with a broad marker (strokes a tenth of the side) on
+
+MARKER_STROKES = {7: [(70, 60), (170, 60), (110, 185)], 4: [(150, 185), (150, 55), (70, 140), (180, 140)],
+                  1: [(105, 80), (130, 55), (130, 185)]}
+
+
+def marker_photo(digits: tuple[int, ...], seed: int, width: int = 24, scale: float = 1.0) -> bytes:
+    """JPEG of digits written with a broad marker (24 px: a tenth of the 240-px side) side by side on
     gently shaded, noisy paper: the strokes fill the local paper estimate's windows."""
     rng = np.random.default_rng(seed)
-    img = Image.new("L", (240, 240), 0)
-    strokes = {7: [(70, 60), (170, 60), (110, 185)], 4: [(150, 185), (150, 55), (70, 140), (180, 140)],
-               1: [(105, 80), (130, 55), (130, 185)]}
-    ImageDraw.Draw(img).line(strokes[digit], fill=255, width=width, joint="curve")
+    w, h = round((240 + 130 * (len(digits) - 1)) * scale), round(240 * scale)
+    img = Image.new("L", (w, h), 0)
+    for k, digit in enumerate(digits):
+        line = [((x + 130 * k) * scale, y * scale) for x, y in MARKER_STROKES[digit]]
+        ImageDraw.Draw(img).line(line, fill=255, width=width, joint="curve")
     ink = np.asarray(img, np.float32) / 255
-    paper = 225 + np.linspace(-8, 8, 240)[None, :] + rng.normal(0, 3, (240, 240))
+    paper = 225 + np.linspace(-8, 8, w)[None, :] + rng.normal(0, 3, (h, w))
     buf = io.BytesIO()
     photo = (paper * (1 - ink) + 40 * ink).clip(0, 255).astype(np.uint8)
     Image.fromarray(photo).save(buf, "JPEG", quality=90)
@@ -327,8 +333,10 @@ def marker_photo(digit: int, seed: int, width: int = 24) -> bytes:
 def test_a_broad_marker_gets_a_look_with_flat_paper(monkeypatch: pytest.MonkeyPatch) -> None:
     from handwritten_digits import recognize
     rec = Recognizer.load()
-    photos = [marker_photo(d, seed) for d in (7, 4, 1) for seed in range(2)]
+    photos = [marker_photo((d,), seed) for d in (7, 4, 1) for seed in range(2)]
+    numbers = [marker_photo(n, seed, 20, 0.5) for n in ((7, 1), (1, 4, 7), (4, 7)) for seed in range(2)]
     assert [p.digit for p in rec.predict_many(photos)] == [7, 7, 4, 4, 1, 1]
-    monkeypatch.setattr(recognize, "FILLED", -1.0)  # the first looks alone: strokes hollowed, refused
+    assert [r.text for r in rec.read_many(numbers)] == ["71", "71", "147", "147", "47", "47"]
+    monkeypatch.setattr(recognize, "FILLED", -1.0)  # the first looks alone: strokes hollowed out
     assert all(p.reason == "not_a_digit" for p in rec.predict_many(photos))
-
+    assert not any(r.text in ("71", "147", "47") for r in rec.read_many(numbers))

@@ -265,6 +265,8 @@ class Recognizer:
         return [self.read(src) for src in sources]
 
     def read(self, source: ImageInput) -> Reading:
+        """Like `predict_many`, a reading that abstains (not blank) or whose paper estimate sank under
+        a glyph gets a look with the paper taken as one level, which counts when it reads a number."""
         name = _name(source)
         try:
             gray, factor = load_gray(source)
@@ -273,25 +275,40 @@ class Recognizer:
         ink = find_ink(gray, factor, READ_WORK_SIDE)
         if ink.page is None or not ink.page.any():
             return Reading(name, None, [], "blank")
+        reading, solid = self._read_ink(name, ink, self.gate_threshold)
+        if (reading.reason not in (None, "blank") or solid > SANK) and solid < FILLED:
+            flat = find_ink(gray, factor, READ_WORK_SIDE, flat=True)
+            if flat.page is not None and flat.page.any():
+                again, _ = self._read_ink(name, flat, min(self.gate_threshold, FLAT_GATE))
+                if again.reason is None:
+                    return again
+        return reading
+
+    def _read_ink(self, name: str | None, ink: Ink, gate_threshold: float) -> tuple[Reading, float]:
+        """The number in `ink`, and how far the paper estimate sank under its glyphs (the largest
+        `Shape.solid`; 0 when there are too many to be a number)."""
         found = glyphs(ink.page, ink.parts)
-        if ink.shape(ink.page).ink_fraction > MAX_INK_FRACTION or len(found) > MAX_DIGITS \
-                or all(shape_reason(ink.shape(g.mask), alone=False) for g in found):
-            return Reading(name, None, [], "not_a_digit")
+        if ink.shape(ink.page).ink_fraction > MAX_INK_FRACTION or len(found) > MAX_DIGITS:
+            return Reading(name, None, [], "not_a_digit"), 0.0
+        shapes = [ink.shape(g.mask) for g in found]
+        solid = max(s.solid for s in shapes)
+        if all(shape_reason(s, alone=False) for s in shapes):
+            return Reading(name, None, [], "not_a_digit"), solid
         parts = split_glyphs(found, lambda masks: self._classify(ink, masks))
         if not parts or len(parts) > MAX_DIGITS:
-            return Reading(name, None, [], "not_a_digit" if parts else "blank")
+            return Reading(name, None, [], "not_a_digit" if parts else "blank"), solid
         images = np.stack([render(ink, g.mask) for g in parts])
         probs, other = self.probabilities(images).numpy(), self.not_digit(images)
         digits = [DigitBox(int(p.argmax()), round(float(p.max()), 6), ink.box(g.mask))
                   for g, p in zip(parts, probs, strict=True)]
         reasons = [shape_reason(ink.shape(g.mask), alone=False)
-                   or ("not_a_digit" if q > self.gate_threshold else None)
+                   or ("not_a_digit" if q > gate_threshold else None)
                    for g, q in zip(parts, other, strict=True)]
         if all(r is not None for r in reasons):
-            return Reading(name, None, digits, "not_a_digit")
+            return Reading(name, None, digits, "not_a_digit"), solid
         if min(d.confidence for d in digits) < self.min_confidence:
-            return Reading(name, None, digits, "unreadable")
-        return Reading(name, "".join(str(d.digit) for d in digits), digits)
+            return Reading(name, None, digits, "unreadable"), solid
+        return Reading(name, "".join(str(d.digit) for d in digits), digits), solid
 
     def _classify(self, ink: Ink, masks: list[np.ndarray]) -> np.ndarray:
         images = np.stack([render(ink, m) for m in masks]) if masks else np.zeros((0, 28, 28), np.uint8)
