@@ -337,6 +337,10 @@ def test_a_broad_marker_gets_a_look_with_flat_paper(monkeypatch: pytest.MonkeyPa
     numbers = [marker_photo(n, seed, 20, 0.5) for n in ((7, 1), (1, 4, 7), (4, 7)) for seed in range(2)]
     assert [p.digit for p in rec.predict_many(photos)] == [7, 7, 4, 4, 1, 1]
     assert [r.text for r in rec.read_many(numbers)] == ["71", "71", "147", "147", "47", "47"]
+    ungated = Recognizer.load()
+    del ungated.loaded.extra["gate"]  # without a gate nothing checks what the flat look finds: no look
+    answers = [(p.digit, p.reason) for p in ungated.predict_many(photos)]
     monkeypatch.setattr(recognize, "FILLED", -1.0)  # the first looks alone: strokes hollowed out
     assert all(p.reason == "not_a_digit" for p in rec.predict_many(photos))
     assert not any(r.text in ("71", "147", "47") for r in rec.read_many(numbers))
+    assert [(p.digit, p.reason) for p in ungated.predict_many(photos)] == answers

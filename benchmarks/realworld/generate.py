@@ -1,7 +1,7 @@
 """Generate the real-world evaluation sets: image files plus a JSONL manifest, fully seeded.
 
-    python -m benchmarks.realworld.generate            # ~4,400 images into benchmarks/data/realworld
-    python -m benchmarks.realworld.generate --small    # ~440 images into benchmarks/data/realworld-small
+    python -m benchmarks.realworld.generate            # ~4,700 images into benchmarks/data/realworld
+    python -m benchmarks.realworld.generate --small    # ~470 images into benchmarks/data/realworld-small
     python -m benchmarks.realworld.generate --small --split tune   # into benchmarks/data/realworld-tune-small
 
 Two disjoint splits, so that nothing is tuned on what is scored: `tune` (develop and choose thresholds
@@ -32,6 +32,7 @@ from benchmarks.realworld.sets import (
     FONTS,
     GOOD,
     HANDWRITING_FONT_PACKAGES,
+    MARKER,
     NUMBERS,
     SPLITS,
     Builder,
@@ -42,8 +43,9 @@ from benchmarks.realworld.sets import (
 log = logging.getLogger("realworld.generate")
 
 SETS: dict[str, dict[str, tuple[float, Builder]]] = {
-    "good": GOOD, "bad": BAD, "fonts": FONTS, "numbers": NUMBERS, "negatives": NEGATIVES}
-TOTALS = {"good": 1000, "bad": 1400, "fonts": 500, "numbers": 500, "negatives": 1000}  # images per set
+    "good": GOOD, "bad": BAD, "fonts": FONTS, "numbers": NUMBERS, "negatives": NEGATIVES, "marker": MARKER}
+TOTALS = {"good": 1000, "bad": 1400, "fonts": 500, "numbers": 500, "negatives": 1000,  # images per set
+          "marker": 300}
 FASHION_TEST = Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
 DEFAULT_OUT = Path("benchmarks/data/realworld")
 

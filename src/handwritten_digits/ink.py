@@ -40,6 +40,7 @@ from handwritten_digits.masks import (
 from handwritten_digits.morph import grow
 from handwritten_digits.paper import (
     CLEAN_NOISE,
+    flat_paper,
     foreground,
     noise_sigma,
     otsu,
@@ -82,6 +83,8 @@ class Shape:
     solid: float = 0.0  # of the contrast: how far the background under the ink departs from the
     # paper around it -- a digit's inside is paper, a photographed object's is not
     holes: float = 0.0  # enclosed paper, as a fraction of the ink's area (an 8 has two holes, a dot none)
+    sunk: float = 0.0  # of the contrast: how far the paper estimate sank under the ink's own pixels (a
+    # tenth of them sank at least this far): bold strokes that filled its windows
 
 
 @dataclass
@@ -142,24 +145,30 @@ class Ink:
             box = None if solid is None else bbox(solid)
             if box is not None:
                 fill = float(np.count_nonzero(solid)) / solid[box].size
+        solid, sunk = self._sinking(mask, sl)
         return Shape(area / mask.size, fill, w / h, count(mask), thinness(mask[sl]), touches,
-                     len(self.boxes), max(h / H, w / W), self._solid(sl), enclosed(mask[sl]) / max(area, 1))
+                     len(self.boxes), max(h / H, w / W), solid, enclosed(mask[sl]) / max(area, 1), sunk)
 
-    def _solid(self, sl: tuple[slice, slice], pad: int = 3) -> float:
-        """Background under the box vs the paper in a ring around it, as a fraction of the contrast."""
+    def _sinking(self, mask: np.ndarray, sl: tuple[slice, slice], pad: int = 3) -> tuple[float, float]:
+        """How far the background departs from the paper in a ring around the box, as fractions of the
+        contrast: under the box (its median) and under the ink's own pixels (the most departed tenth)."""
         if self.bg is None or self.contrast <= 0:
-            return 0.0
+            return 0.0, 0.0
         ys, xs = sl
         y0, x0 = max(ys.start - pad, 0), max(xs.start - pad, 0)
         around = self.bg[y0:ys.stop + pad, x0:xs.stop + pad]
         ring = np.ones(around.shape, bool)
         ring[ys.start - y0:ys.stop - y0, xs.start - x0:xs.stop - x0] = False
         if not ring.any():
-            return 0.0
-        inside = float(np.median(self.bg[sl]))
+            return 0.0, 0.0
+        inside, under = float(np.median(self.bg[sl])), self.bg[mask]
         if self.invert:  # dark ink: an object darker than the darkest tenth of the paper around it
-            return max(0.0, float(np.percentile(around[ring], 10)) - inside) / self.contrast
-        return max(0.0, inside - float(np.percentile(around[ring], 90))) / self.contrast
+            paper = float(np.percentile(around[ring], 10))
+            box, strokes = paper - inside, paper - float(np.percentile(under, 10))
+        else:
+            paper = float(np.percentile(around[ring], 90))
+            box, strokes = inside - paper, float(np.percentile(under, 90)) - paper
+        return max(0.0, box) / self.contrast, max(0.0, strokes) / self.contrast
 
     def box(self, mask: np.ndarray) -> list[int]:
         """[x, y, w, h] of `mask` in the input image's pixels."""
@@ -172,12 +181,13 @@ class Ink:
 
 
 def find_ink(gray: np.ndarray, factor: float = 1.0, work_side: int = WORK_SIDE, pool: bool = False,
-             flat: bool = False) -> Ink:
+             flat: bool | None = None) -> Ink:
     """Locate the ink in (H, W) uint8 `gray`; `ink.mask` is None when the image is blank.
     `work_side`: long side of the working copy (finer for a number, whose digits are small).
     `pool`: shrink by keeping each block's inkiest pixel, as for a large photo, whatever the size:
     a pen a pixel or two wide fades into a 3x3 block's mean (printed box lines survive it too, so this
-    is a second look, not the first). `flat`: take the paper as one level (see `paper.polarity`)."""
+    is a second look, not the first). `flat`: take the paper as one level (`paper.flat_paper`) under
+    ink of this polarity (True: dark ink, as `Ink.invert`), a first look's."""
     large = max(gray.shape) * factor >= LARGE_INPUT
     side = max(work_side, WORK_SIDE_LARGE) if large else work_side
     step = max(1, -(-max(gray.shape) // side))
@@ -198,7 +208,10 @@ def find_ink(gray: np.ndarray, factor: float = 1.0, work_side: int = WORK_SIDE, 
     if ink.contrast < MIN_CONTRAST:
         return ink
     sigma = noise_sigma(work)  # gray levels
-    ink.invert, ink.bg = polarity(work, lo, med, hi, clean=sigma <= CLEAN_NOISE, flat=flat)
+    if flat is None:
+        ink.invert, ink.bg = polarity(work, lo, med, hi, clean=sigma <= CLEAN_NOISE)
+    else:
+        ink.invert, ink.bg = flat, flat_paper(work, flat)
     fg = foreground(work, ink.bg, ink.invert)
     if max(work.shape) >= MIN_LINED_SIDE:
         fg, ink.lines = erase_ruling(fg)

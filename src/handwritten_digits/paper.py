@@ -29,16 +29,11 @@ def tails(work: np.ndarray) -> list[float]:
     return percentiles(np.bincount(work.ravel(), minlength=256), (0.0001, 0.5, 0.9999))
 
 
-def polarity(work: np.ndarray, lo: float, med: float, hi: float, clean: bool, flat: bool = False
+def polarity(work: np.ndarray, lo: float, med: float, hi: float, clean: bool
              ) -> tuple[bool, np.ndarray]:
     """(dark ink on light paper?, paper level). The paper is the majority, nearer the median; when the
-    median sits mid-way (a shadow over half the page) the ink is what stands out of its background.
-    `flat`: one level for the whole page, the paper side's commonest (a second look for bold strokes
-    that fill the local estimate's windows)."""
+    median sits mid-way (a shadow over half the page) the ink is what stands out of its background."""
     invert = med - lo > hi - med
-    if flat:
-        hist = np.bincount(work.ravel(), minlength=256)
-        return bool(invert), np.full(work.shape, float(np.argmax(_paper_side(hist, invert))), np.float32)
     if not invert and not clean and max(work.shape) >= MIN_LINED_SIDE and _broad_light(work):
         # a shadow over most of a photo makes the dark paper the majority; the lit paper is no ink
         # (a canvas, which has no pixel noise, may well be thick white strokes on black)
@@ -109,6 +104,13 @@ def _flat_paper(work: np.ndarray, invert: bool) -> float | None:
     other = hist - paper
     ink = percentiles(other, (0.5,))[0]
     return float(mode) if near >= FLAT_SHARE * paper.sum() and abs(mode - ink) >= INK_GAP else None
+
+
+def flat_paper(work: np.ndarray, invert: bool) -> np.ndarray:
+    """One paper level for the whole page, the commonest on the paper side of a global Otsu split (a
+    second look for bold strokes that fill the local estimate's windows)."""
+    hist = np.bincount(work.ravel(), minlength=256)
+    return np.full(work.shape, float(np.argmax(_paper_side(hist, invert))), np.float32)
 
 
 def _paper_side(hist: np.ndarray, invert: bool) -> np.ndarray:

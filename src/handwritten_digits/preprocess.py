@@ -132,7 +132,7 @@ def prepare(source: ImageInput, max_pixels: int | None = None) -> Preprocessed:
     return prepare_gray(*load_gray(source, max_pixels))
 
 
-def prepare_gray(gray: np.ndarray, factor: float = 1.0, pool: bool = False, flat: bool = False
+def prepare_gray(gray: np.ndarray, factor: float = 1.0, pool: bool = False, flat: bool | None = None
                  ) -> Preprocessed:
     """`prepare` for an image already decoded by `load_gray` (`pool`, `flat`: see `find_ink`)."""
     ink = find_ink(gray, factor, pool=pool, flat=flat)

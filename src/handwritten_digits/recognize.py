@@ -21,6 +21,7 @@ from handwritten_digits.errors import DigitsError
 from handwritten_digits.evaluate import infer
 from handwritten_digits.ink import Ink, Shape, find_ink
 from handwritten_digits.modelio import LoadedModel, load_model
+from handwritten_digits.morph import grow
 from handwritten_digits.preprocess import (
     ImageInput,
     Preprocessed,
@@ -54,9 +55,15 @@ MAX_SOLID = 0.3  # of the contrast: background under the ink this far from the p
 # photographed object (clothing, a picture), not a written digit (tune split: good singles <= 0.02)
 # Bold strokes (a marker, a tight crop) can fill the local paper estimate's windows: the estimate sinks
 # into the ink and hollows the strokes out. Such images get a look with the paper taken as one level:
-SANK = 0.05  # solid above this on an answered digit: the estimate sank under it (good singles <= 0.02)
+SANK = 0.05  # solid above this on an answered digit: the estimate sank under its box (good singles
+# <= 0.02) ...
+SUNK = 0.3  # ... or sunk above this: it sank under its strokes (1-2% of good photos on the tune split,
+# 95% of tight marker crops)
 FILLED = 0.6  # solid from here on: it sank under all of the ink, a filled shape wider than any pen
 # stroke, not strokes (bold validation digits stay under it: 2 of 4,800 probes reach it)
+KEEP = 0.9  # of the first look's ink: the flat look must keep at least this much of it, ...
+EDGES = 0.5  # ... and this much of its digit's edge must be near the first look's ink (a shadowed
+# blank page's edge fragment is not the edge of the "1" the flat look makes of the shadow)
 FLAT_GATE = 0.5  # the flat look ignores shading, so its answer needs a surer gate (P(not a digit) below)
 RETRY_STEP = 3  # working copies shrunk this much (a 640x480 photo) fade a thin pen: see predict_many
 RETRY_REASONS = ("blank", "not_a_digit", "multiple_digits")
@@ -164,6 +171,10 @@ class Recognizer:
             return self.max_not_digit
         return float(self.loaded.meta.get("gate", {}).get("threshold", 1.0))
 
+    @property
+    def has_gate(self) -> bool:
+        return self.loaded.extra.get("gate") is not None
+
     def not_digit(self, images: np.ndarray) -> np.ndarray:
         """(N, 28, 28) uint8 -> (N,) the gate's probability that each is not a digit (0 without one)."""
         gate = self.loaded.extra.get("gate")
@@ -184,7 +195,7 @@ class Recognizer:
           small printed box no longer merge with the strokes;
         - some ink, not a filled shape (solid below FILLED): with the paper taken as one level and the
           gate held to FLAT_GATE (a blank page is not looked at: its shading would pass for ink).
-          Answered digits whose paper estimate sank under the ink (solid above SANK) get this look
+          Answered digits whose paper estimate sank under the ink (`_sank`) get this look
           too, and its answer replaces theirs when it is a digit.
         The image is decoded once: each look finds the ink again in the decoded pixels."""
         preps = [self._prepare(src) for src in sources]
@@ -197,12 +208,13 @@ class Recognizer:
                   if p.ink.mask is not None and shape_reason(p.shape) is None
                   and (z := prepare_zoomed(p.ink)) is not None}
         self._second_look(sources, results, zoomed)
-        sank = [(i, p) for i, (r, p) in enumerate(zip(results, preps, strict=True))
-                if r.reason is None and isinstance(p, Preprocessed) and p.shape.solid > SANK]
-        flat = {i: prepare_gray(p.ink.gray, p.ink.factor, flat=True)
-                for i, p in self._abstained(results, preps) + sank
-                if results[i].reason != "blank" and p.shape.solid < FILLED}
-        self._second_look(sources, results, flat, min(self.gate_threshold, FLAT_GATE))
+        if self.has_gate:  # without one, nothing would stop the flat look's shading being read as a digit
+            sank = [(i, p) for i, (r, p) in enumerate(zip(results, preps, strict=True))
+                    if r.reason is None and isinstance(p, Preprocessed) and _sank(p.shape)]
+            flat = {i: f for i, p in self._abstained(results, preps) + sank
+                    if results[i].reason != "blank" and p.shape.solid < FILLED
+                    and _keeps(p.ink, (f := prepare_gray(p.ink.gray, p.ink.factor, flat=p.ink.invert)).ink)}
+            self._second_look(sources, results, flat, min(self.gate_threshold, FLAT_GATE))
         return results
 
     @staticmethod
@@ -275,28 +287,27 @@ class Recognizer:
         ink = find_ink(gray, factor, READ_WORK_SIDE)
         if ink.page is None or not ink.page.any():
             return Reading(name, None, [], "blank")
-        reading, solid = self._read_ink(name, ink, self.gate_threshold)
-        if (reading.reason not in (None, "blank") or solid > SANK) and solid < FILLED:
-            flat = find_ink(gray, factor, READ_WORK_SIDE, flat=True)
-            if flat.page is not None and flat.page.any():
+        reading, shapes = self._read_ink(name, ink, self.gate_threshold)
+        if (reading.reason not in (None, "blank") or any(map(_sank, shapes))) and self.has_gate \
+                and all(s.solid < FILLED for s in shapes):
+            flat = find_ink(gray, factor, READ_WORK_SIDE, flat=ink.invert)
+            if _keeps(ink, flat):
                 again, _ = self._read_ink(name, flat, min(self.gate_threshold, FLAT_GATE))
                 if again.reason is None:
                     return again
         return reading
 
-    def _read_ink(self, name: str | None, ink: Ink, gate_threshold: float) -> tuple[Reading, float]:
-        """The number in `ink`, and how far the paper estimate sank under its glyphs (the largest
-        `Shape.solid`; 0 when there are too many to be a number)."""
+    def _read_ink(self, name: str | None, ink: Ink, gate_threshold: float) -> tuple[Reading, list[Shape]]:
+        """The number in `ink`, and the shapes of its glyphs (none when there are too many to be one)."""
         found = glyphs(ink.page, ink.parts)
         if ink.shape(ink.page).ink_fraction > MAX_INK_FRACTION or len(found) > MAX_DIGITS:
-            return Reading(name, None, [], "not_a_digit"), 0.0
+            return Reading(name, None, [], "not_a_digit"), []
         shapes = [ink.shape(g.mask) for g in found]
-        solid = max(s.solid for s in shapes)
         if all(shape_reason(s, alone=False) for s in shapes):
-            return Reading(name, None, [], "not_a_digit"), solid
+            return Reading(name, None, [], "not_a_digit"), shapes
         parts = split_glyphs(found, lambda masks: self._classify(ink, masks))
         if not parts or len(parts) > MAX_DIGITS:
-            return Reading(name, None, [], "not_a_digit" if parts else "blank"), solid
+            return Reading(name, None, [], "not_a_digit" if parts else "blank"), shapes
         images = np.stack([render(ink, g.mask) for g in parts])
         probs, other = self.probabilities(images).numpy(), self.not_digit(images)
         digits = [DigitBox(int(p.argmax()), round(float(p.max()), 6), ink.box(g.mask))
@@ -305,14 +316,31 @@ class Recognizer:
                    or ("not_a_digit" if q > gate_threshold else None)
                    for g, q in zip(parts, other, strict=True)]
         if all(r is not None for r in reasons):
-            return Reading(name, None, digits, "not_a_digit"), solid
+            return Reading(name, None, digits, "not_a_digit"), shapes
         if min(d.confidence for d in digits) < self.min_confidence:
-            return Reading(name, None, digits, "unreadable"), solid
-        return Reading(name, "".join(str(d.digit) for d in digits), digits), solid
+            return Reading(name, None, digits, "unreadable"), shapes
+        return Reading(name, "".join(str(d.digit) for d in digits), digits), shapes
 
     def _classify(self, ink: Ink, masks: list[np.ndarray]) -> np.ndarray:
         images = np.stack([render(ink, m) for m in masks]) if masks else np.zeros((0, 28, 28), np.uint8)
         return self.probabilities(images).numpy()
+
+
+def _keeps(first: Ink, again: Ink) -> bool:
+    """Whether a later look keeps nearly all the ink the first found (the flat look may take a shadow
+    for ink and drop it at the border, with the digits in it), and the first found the edges of the
+    later look's digit (as it does of hollowed strokes, not of a shadow's edge)."""
+    if again.page is None or not again.page.any() or again.mask is None or first.page is None:
+        return False
+    found = int(np.count_nonzero(first.page))
+    edge = again.mask & grow(~again.mask, 1)
+    return np.count_nonzero(first.page & grow(again.page, 1)) >= KEEP * found \
+        and np.count_nonzero(edge & grow(first.page, 2)) >= EDGES * np.count_nonzero(edge)
+
+
+def _sank(shape: Shape) -> bool:
+    """Whether the paper estimate sank under this ink (bold strokes filled its windows)."""
+    return shape.solid > SANK or shape.sunk > SUNK
 
 
 def _name(src: ImageInput) -> str | None:
