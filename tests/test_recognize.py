@@ -337,10 +337,51 @@ def test_a_broad_marker_gets_a_look_with_flat_paper(monkeypatch: pytest.MonkeyPa
     numbers = [marker_photo(n, seed, 20, 0.5) for n in ((7, 1), (1, 4, 7), (4, 7)) for seed in range(2)]
     assert [p.digit for p in rec.predict_many(photos)] == [7, 7, 4, 4, 1, 1]
     assert [r.text for r in rec.read_many(numbers)] == ["71", "71", "147", "147", "47", "47"]
-    ungated = Recognizer.load()
-    del ungated.loaded.extra["gate"]  # without a gate nothing checks what the flat look finds: no look
-    answers = [(p.digit, p.reason) for p in ungated.predict_many(photos)]
+    sank = [marker_photo((4,), seed, 18, 0.6) for seed in range(3)]  # answered, but as its outline
+    assert [p.digit for p in rec.predict_many(sank)] == [4, 4, 4]
     monkeypatch.setattr(recognize, "FILLED", -1.0)  # the first looks alone: strokes hollowed out
     assert all(p.reason == "not_a_digit" for p in rec.predict_many(photos))
     assert not any(r.text in ("71", "147", "47") for r in rec.read_many(numbers))
-    assert [(p.digit, p.reason) for p in ungated.predict_many(photos)] == answers
+    assert all(p.digit not in (None, 4) for p in rec.predict_many(sank))
+
+
+def test_no_flat_look_without_a_gate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing would check what the flat look finds: a model without a gate, or with it turned off,
+    never takes it."""
+    from handwritten_digits import recognize
+
+    def no_flat(original):  # noqa: ANN001, ANN202
+        def call(*args, flat: bool | None = None, **kwargs):  # noqa: ANN202
+            assert flat is None, "flat look taken"
+            return original(*args, **kwargs)
+        return call
+
+    ungated, off = Recognizer.load(), Recognizer.load(max_not_digit=1.0)
+    del ungated.loaded.extra["gate"]
+    monkeypatch.setattr(recognize, "prepare_gray", no_flat(recognize.prepare_gray))
+    monkeypatch.setattr(recognize, "find_ink", no_flat(recognize.find_ink))
+    photos = [marker_photo((d,), 0) for d in (7, 4, 1)]
+    for rec in (ungated, off):
+        rec.predict_many(photos)
+        rec.read_many([marker_photo((7, 1), 0, 20, 0.5)])
+
+
+def test_a_later_look_must_keep_the_first_looks_ink_and_edges() -> None:
+    from scipy import ndimage
+
+    from handwritten_digits.ink import Ink
+    from handwritten_digits.recognize import _keeps
+    gray = np.zeros((60, 60), np.uint8)
+    bar = np.zeros((60, 60), bool)
+    bar[10:50, 20:32] = True
+    outline = bar & ~ndimage.binary_erosion(bar)  # the first look found only the stroke's edges
+    other = np.zeros((60, 60), bool)
+    other[10:50, 45:55] = True
+    hollow = Ink(gray, page=outline, mask=outline)
+    assert _keeps(hollow, Ink(gray, page=bar, mask=bar))  # the flat look fills the hollowed stroke
+    two = Ink(gray, page=outline | other, mask=outline)
+    assert not _keeps(two, Ink(gray, page=bar, mask=bar))  # ... but drops the other stroke
+    corner = np.zeros((60, 60), bool)
+    corner[10:14, 20:32] = True  # the first look saw only one end: not the edges of what the flat look found
+    assert not _keeps(Ink(gray, page=corner, mask=corner), Ink(gray, page=bar, mask=bar))
+    assert not _keeps(Ink(gray, page=np.zeros((60, 60), bool)), Ink(gray, page=bar, mask=bar))

@@ -149,7 +149,8 @@ def bad_small(rng: np.random.Generator, k: int, src: Sources) -> Item:
     frame = S.LARGE_FRAMES[int(rng.integers(len(S.LARGE_FRAMES)))]
     img, info = S.photo(_digit_ink(src, idx, height, width, rng), rng, frame=frame)
     q = jpeg_quality(rng, 70, 92)
-    return Item(img, "jpg", _digit_record(src, idx, info, height=height, pen=round(width, 1), quality=q), q)
+    pen = None if width is None else round(width, 1)
+    return Item(img, "jpg", _digit_record(src, idx, info, height=height, pen=pen, quality=q), q)
 
 
 GOOD: dict[str, tuple[float, Builder]] = {
@@ -162,11 +163,13 @@ BAD: dict[str, tuple[float, Builder]] = {
 
 # --- broad marker, tight crop (not among the issue's conditions) -------------------------------
 
-def _marker_ink(src: Sources, k: int, rng: np.random.Generator) -> tuple[int, int, float, np.ndarray]:
+def _marker_ink(src: Sources, k: int, rng: np.random.Generator
+                ) -> tuple[int, int, float | None, np.ndarray]:
     """A digit redrawn with a marker whose stroke is 8-18% of the digit's height (MNIST's own is
-    about 10%)."""
+    about 10%); a digit whose loops were written filled in keeps its own strokes (width None)."""
     idx, height = _pick(src, "marker", k), int(rng.integers(80, 241))
     width = height * float(rng.uniform(0.08, 0.18))
+    width = width if R.thin_ok(R.mnist_field(src.digits[idx])) else None
     return idx, height, width, _digit_ink(src, idx, height, width, rng, tilt=8)
 
 
@@ -177,7 +180,8 @@ def marker_photo(rng: np.random.Generator, k: int, src: Sources) -> Item:
     frame = (side + int(rng.integers(0, side // 3 + 1)), side)
     img, info = S.photo(alpha, rng, frame=frame)
     q = jpeg_quality(rng)
-    return Item(img, "jpg", _digit_record(src, idx, info, height=height, pen=round(width, 1), quality=q), q)
+    pen = None if width is None else round(width, 1)
+    return Item(img, "jpg", _digit_record(src, idx, info, height=height, pen=pen, quality=q), q)
 
 
 def marker_canvas(rng: np.random.Generator, k: int, src: Sources) -> Item:
@@ -185,7 +189,8 @@ def marker_canvas(rng: np.random.Generator, k: int, src: Sources) -> Item:
     idx, height, width, alpha = _marker_ink(src, k, rng)
     alpha = np.where(alpha > 0, np.clip(alpha / max(alpha.max(), 1e-6), 0, 1), 0)  # canvas ink is solid
     img, info = S.canvas(alpha, rng, size=round(height / rng.uniform(0.5, 0.85)))
-    return Item(img, "png", _digit_record(src, idx, info, height=height, pen=round(width, 1)))
+    return Item(img, "png", _digit_record(src, idx, info, height=height,
+                                          pen=None if width is None else round(width, 1)))
 
 
 MARKER: dict[str, tuple[float, Builder]] = {"photo": (0.7, marker_photo), "canvas": (0.3, marker_canvas)}

@@ -40,7 +40,6 @@ from handwritten_digits.masks import (
 from handwritten_digits.morph import grow
 from handwritten_digits.paper import (
     CLEAN_NOISE,
-    flat_paper,
     foreground,
     noise_sigma,
     otsu,
@@ -48,6 +47,7 @@ from handwritten_digits.paper import (
     polarity,
     resize,
     tails,
+    uniform_paper,
 )
 
 log = logging.getLogger(__name__)
@@ -186,7 +186,7 @@ def find_ink(gray: np.ndarray, factor: float = 1.0, work_side: int = WORK_SIDE, 
     `work_side`: long side of the working copy (finer for a number, whose digits are small).
     `pool`: shrink by keeping each block's inkiest pixel, as for a large photo, whatever the size:
     a pen a pixel or two wide fades into a 3x3 block's mean (printed box lines survive it too, so this
-    is a second look, not the first). `flat`: take the paper as one level (`paper.flat_paper`) under
+    is a second look, not the first). `flat`: take the paper as one level (`paper.uniform_paper`) under
     ink of this polarity (True: dark ink, as `Ink.invert`), a first look's."""
     large = max(gray.shape) * factor >= LARGE_INPUT
     side = max(work_side, WORK_SIDE_LARGE) if large else work_side
@@ -211,7 +211,7 @@ def find_ink(gray: np.ndarray, factor: float = 1.0, work_side: int = WORK_SIDE, 
     if flat is None:
         ink.invert, ink.bg = polarity(work, lo, med, hi, clean=sigma <= CLEAN_NOISE)
     else:
-        ink.invert, ink.bg = flat, flat_paper(work, flat)
+        ink.invert, ink.bg = flat, uniform_paper(work, flat)
     fg = foreground(work, ink.bg, ink.invert)
     if max(work.shape) >= MIN_LINED_SIDE:
         fg, ink.lines = erase_ruling(fg)

@@ -90,10 +90,9 @@ def _flat_paper(work: np.ndarray, invert: bool) -> float | None:
     go through the local estimate, which follows shadows; a smooth one without noise is told apart
     here by its Otsu split falling inside the paper's own shading."""
     hist = np.bincount(work.ravel(), minlength=256)
-    paper = _paper_side(hist, invert)
+    paper, t = _paper_side(hist, invert)
     if paper.sum() < 0.3 * hist.sum():
         return None
-    t = otsu(hist)
     if stroke_width(work <= t if invert else work > t) > STROKE_WINDOW * max(work.shape):
         return None  # the "ink" side is too broad for strokes: a cast shadow over part of the page
     # the anti-aliased rims of the strokes fall on the paper side too: flat means most of it at one level
@@ -106,22 +105,22 @@ def _flat_paper(work: np.ndarray, invert: bool) -> float | None:
     return float(mode) if near >= FLAT_SHARE * paper.sum() and abs(mode - ink) >= INK_GAP else None
 
 
-def flat_paper(work: np.ndarray, invert: bool) -> np.ndarray:
+def uniform_paper(work: np.ndarray, invert: bool) -> np.ndarray:
     """One paper level for the whole page, the commonest on the paper side of a global Otsu split (a
     second look for bold strokes that fill the local estimate's windows)."""
     hist = np.bincount(work.ravel(), minlength=256)
-    return np.full(work.shape, float(np.argmax(_paper_side(hist, invert))), np.float32)
+    return np.full(work.shape, float(np.argmax(_paper_side(hist, invert)[0])), np.float32)
 
 
-def _paper_side(hist: np.ndarray, invert: bool) -> np.ndarray:
-    """The histogram's paper side of a global Otsu split (the light side for dark ink)."""
+def _paper_side(hist: np.ndarray, invert: bool) -> tuple[np.ndarray, float]:
+    """The histogram's paper side of a global Otsu split (the light side for dark ink), and the split."""
     paper = hist.copy()
-    t = int(otsu(hist))
+    t = otsu(hist)
     if invert:
-        paper[:t + 1] = 0
+        paper[:int(t) + 1] = 0
     else:
-        paper[t + 1:] = 0
-    return paper
+        paper[int(t) + 1:] = 0
+    return paper, t
 
 
 def foreground(gray: np.ndarray, bg: np.ndarray, invert: bool) -> np.ndarray:

@@ -110,7 +110,7 @@ def digit_reason(ink: Ink, shape: Shape | None = None) -> str | None:
     already measured."""
     if ink.mask is None:
         return "blank"
-    reason = shape_reason(shape or ink.shape(ink.mask))
+    reason = shape_reason(shape if shape is not None else ink.shape(ink.mask))
     if reason is None:
         found = glyphs(ink.page, ink.parts)
         tallest = max((g.height for g in found), default=0)
@@ -172,8 +172,12 @@ class Recognizer:
         return float(self.loaded.meta.get("gate", {}).get("threshold", 1.0))
 
     @property
-    def has_gate(self) -> bool:
-        return self.loaded.extra.get("gate") is not None
+    def flat_gate_threshold(self) -> float | None:
+        """The gate threshold for the flat-paper look; None (no such look) when the model has no gate or
+        it is turned off (`max_not_digit` 1 or more): nothing would then stop shading read as a digit."""
+        if self.loaded.extra.get("gate") is None or self.gate_threshold >= 1.0:
+            return None
+        return min(self.gate_threshold, FLAT_GATE)
 
     def not_digit(self, images: np.ndarray) -> np.ndarray:
         """(N, 28, 28) uint8 -> (N,) the gate's probability that each is not a digit (0 without one)."""
@@ -194,12 +198,15 @@ class Recognizer:
           looked at again): at a finer scale around it (`prepare_zoomed`), where the lines of a
           small printed box no longer merge with the strokes;
         - some ink, not a filled shape (solid below FILLED): with the paper taken as one level and the
-          gate held to FLAT_GATE (a blank page is not looked at: its shading would pass for ink).
-          Answered digits whose paper estimate sank under the ink (`_sank`) get this look
-          too, and its answer replaces theirs when it is a digit.
+          gate held to FLAT_GATE (a blank page is not looked at: its shading would pass for ink), when
+          `flat_gate_threshold` allows. First looks that answered a digit although the paper estimate
+          sank under its ink (`_sank`) get this look too, and its answer replaces theirs when it is a
+          digit that `_keeps` the first look's ink.
         The image is decoded once: each look finds the ink again in the decoded pixels."""
         preps = [self._prepare(src) for src in sources]
         results = self._answer(sources, preps)
+        sank = [(i, p) for i, (r, p) in enumerate(zip(results, preps, strict=True))
+                if r.reason is None and isinstance(p, Preprocessed) and _sank(p.shape)]
         pooled = {i: prepare_gray(p.ink.gray, p.ink.factor, pool=True)
                   for i, p in self._abstained(results, preps)
                   if p.ink.step >= RETRY_STEP and not p.ink.pooled}
@@ -208,13 +215,12 @@ class Recognizer:
                   if p.ink.mask is not None and shape_reason(p.shape) is None
                   and (z := prepare_zoomed(p.ink)) is not None}
         self._second_look(sources, results, zoomed)
-        if self.has_gate:  # without one, nothing would stop the flat look's shading being read as a digit
-            sank = [(i, p) for i, (r, p) in enumerate(zip(results, preps, strict=True))
-                    if r.reason is None and isinstance(p, Preprocessed) and _sank(p.shape)]
+        gate = self.flat_gate_threshold
+        if gate is not None:
             flat = {i: f for i, p in self._abstained(results, preps) + sank
                     if results[i].reason != "blank" and p.shape.solid < FILLED
                     and _keeps(p.ink, (f := prepare_gray(p.ink.gray, p.ink.factor, flat=p.ink.invert)).ink)}
-            self._second_look(sources, results, flat, min(self.gate_threshold, FLAT_GATE))
+            self._second_look(sources, results, flat, gate)
         return results
 
     @staticmethod
@@ -277,8 +283,9 @@ class Recognizer:
         return [self.read(src) for src in sources]
 
     def read(self, source: ImageInput) -> Reading:
-        """Like `predict_many`, a reading that abstains (not blank) or whose paper estimate sank under
-        a glyph gets a look with the paper taken as one level, which counts when it reads a number."""
+        """A reading that abstains (not blank; unreadable too) or whose paper estimate sank under a
+        glyph gets a look with the paper taken as one level, as in `predict_many` (no glyph a filled
+        shape, `flat_gate_threshold`, `_keeps`), which counts when it reads a number."""
         name = _name(source)
         try:
             gray, factor = load_gray(source)
@@ -288,11 +295,12 @@ class Recognizer:
         if ink.page is None or not ink.page.any():
             return Reading(name, None, [], "blank")
         reading, shapes = self._read_ink(name, ink, self.gate_threshold)
-        if (reading.reason not in (None, "blank") or any(map(_sank, shapes))) and self.has_gate \
-                and all(s.solid < FILLED for s in shapes):
+        gate = self.flat_gate_threshold
+        if (reading.reason not in (None, "blank") or any(map(_sank, shapes))) and gate is not None \
+                and shapes and all(s.solid < FILLED for s in shapes):
             flat = find_ink(gray, factor, READ_WORK_SIDE, flat=ink.invert)
             if _keeps(ink, flat):
-                again, _ = self._read_ink(name, flat, min(self.gate_threshold, FLAT_GATE))
+                again, _ = self._read_ink(name, flat, gate)
                 if again.reason is None:
                     return again
         return reading
@@ -333,6 +341,8 @@ def _keeps(first: Ink, again: Ink) -> bool:
     if again.page is None or not again.page.any() or again.mask is None or first.page is None:
         return False
     found = int(np.count_nonzero(first.page))
+    if found == 0:
+        return False
     edge = again.mask & grow(~again.mask, 1)
     return np.count_nonzero(first.page & grow(again.page, 1)) >= KEEP * found \
         and np.count_nonzero(edge & grow(first.page, 2)) >= EDGES * np.count_nonzero(edge)

@@ -33,7 +33,8 @@ _min_conf = click.option("--min-confidence", type=click.FloatRange(0.0, 1.0), de
                          help="Abstain ('unreadable') below this calibrated confidence.")
 _max_other = click.option("--max-not-digit", type=click.FloatRange(0.0, 1.0), default=None,
                           help="Abstain ('not_a_digit') when the model's gate rates 'not a digit' above "
-                          "this (default: the model's own threshold; 1 turns the gate off).")
+                          "this (default: the model's own threshold; 1 turns the gate off, and with it the "
+                          "flat-paper look for broad-marker strokes).")
 
 
 def expand(inputs: tuple[str, ...]) -> list[str]:
