@@ -341,7 +341,7 @@ def test_crop_leaves_out_a_close_neighbour() -> None:
 
 @pytest.mark.parametrize("corner", [(0, 0), (640, 0), (0, 480), (640, 480)])
 def test_a_small_table_corner_is_not_a_second_digit(corner: tuple[int, int]) -> None:
-    from handwritten_digits.recognize import digit_reason
+    from handwritten_digits.abstain import digit_reason
     img = draw_seven(size=(640, 480), box=(280, 180, 340, 290), width=6, paper=215)
     cx, cy = corner
     sx, sy = (1 if cx == 0 else -1), (1 if cy == 0 else -1)

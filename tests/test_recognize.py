@@ -169,8 +169,8 @@ def test_two_digits_are_multiple_for_predict(mnist_recognizer: Recognizer, mnist
 def test_a_bold_eight_is_not_a_dot() -> None:
     from PIL import ImageDraw
 
+    from handwritten_digits.abstain import shape_reason
     from handwritten_digits.preprocess import prepare
-    from handwritten_digits.recognize import shape_reason
     img = Image.new("L", (640, 480), 225)
     d = ImageDraw.Draw(img)
     d.ellipse((290, 180, 350, 235), outline=25, width=22)  # a heavy pen fills most of the 8's box
@@ -182,8 +182,8 @@ def test_a_bold_eight_is_not_a_dot() -> None:
 
 @pytest.mark.parametrize("line", [((0, 100), (640, 380)), ((0, 150), (150, 0)), ((500, 479), (639, 330))])
 def test_a_line_across_the_picture_or_a_corner_of_it_is_not_a_digit(line) -> None:
+    from handwritten_digits.abstain import digit_reason
     from handwritten_digits.preprocess import prepare
-    from handwritten_digits.recognize import digit_reason
     img = Image.new("L", (640, 480), 220)
     ImageDraw.Draw(img).line(line, fill=30, width=4)
     assert digit_reason(prepare(img).ink) == "not_a_digit"  # by the ink rules alone, gate or not
@@ -198,8 +198,8 @@ def test_a_line_across_the_picture_or_a_corner_of_it_is_not_a_digit(line) -> Non
 def test_a_digit_cropped_to_its_box_is_not_taken_for_a_picture() -> None:
     from PIL import Image, ImageDraw
 
+    from handwritten_digits.abstain import digit_reason
     from handwritten_digits.preprocess import prepare
-    from handwritten_digits.recognize import digit_reason
     img = Image.new("L", (120, 200), 255)  # a bold 8 touching all four sides: ~40% of the image is ink
     d = ImageDraw.Draw(img)
     d.ellipse((8, 0, 112, 96), outline=0, width=18)
@@ -369,8 +369,8 @@ def test_no_flat_look_without_a_gate(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_later_look_must_keep_the_first_looks_ink_and_edges() -> None:
     from scipy import ndimage
 
+    from handwritten_digits.abstain import keeps
     from handwritten_digits.ink import Ink
-    from handwritten_digits.recognize import _keeps
     gray = np.zeros((60, 60), np.uint8)
     bar = np.zeros((60, 60), bool)
     bar[10:50, 20:32] = True
@@ -378,10 +378,10 @@ def test_a_later_look_must_keep_the_first_looks_ink_and_edges() -> None:
     other = np.zeros((60, 60), bool)
     other[10:50, 45:55] = True
     hollow = Ink(gray, page=outline, mask=outline)
-    assert _keeps(hollow, Ink(gray, page=bar, mask=bar))  # the flat look fills the hollowed stroke
+    assert keeps(hollow, Ink(gray, page=bar, mask=bar))  # the flat look fills the hollowed stroke
     two = Ink(gray, page=outline | other, mask=outline)
-    assert not _keeps(two, Ink(gray, page=bar, mask=bar))  # ... but drops the other stroke
+    assert not keeps(two, Ink(gray, page=bar, mask=bar))  # ... but drops the other stroke
     corner = np.zeros((60, 60), bool)
     corner[10:14, 20:32] = True  # the first look saw only one end: not the edges of what the flat look found
-    assert not _keeps(Ink(gray, page=corner, mask=corner), Ink(gray, page=bar, mask=bar))
-    assert not _keeps(Ink(gray, page=np.zeros((60, 60), bool)), Ink(gray, page=bar, mask=bar))
+    assert not keeps(Ink(gray, page=corner, mask=corner), Ink(gray, page=bar, mask=bar))
+    assert not keeps(Ink(gray, page=np.zeros((60, 60), bool)), Ink(gray, page=bar, mask=bar))

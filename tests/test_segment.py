@@ -176,8 +176,8 @@ def test_a_four_in_two_strokes_is_one_digit() -> None:
 
 
 def test_predict_sees_a_two_stroke_four_as_one_digit() -> None:
+    from handwritten_digits.abstain import digit_reason
     from handwritten_digits.preprocess import prepare
-    from handwritten_digits.recognize import digit_reason
     img = Image.new("L", (300, 300), 230)
     d = ImageDraw.Draw(img)
     d.line([(140, 60), (110, 170), (165, 170)], fill=30, width=9)  # the arm ...

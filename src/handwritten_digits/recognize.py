@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from handwritten_digits.abstain import FILLED, MAX_INK_FRACTION, digit_reason, keeps, sank, shape_reason
 from handwritten_digits.errors import DigitsError
 from handwritten_digits.evaluate import infer
 from handwritten_digits.ink import Ink, Shape, find_ink
 from handwritten_digits.modelio import LoadedModel, load_model
-from handwritten_digits.morph import grow
 from handwritten_digits.preprocess import (
     ImageInput,
     Preprocessed,
@@ -31,39 +31,13 @@ from handwritten_digits.preprocess import (
     prepare_zoomed,
     render,
 )
-from handwritten_digits.segment import MAX_DIGITS, glyphs, merge_strokes, split_glyphs
+from handwritten_digits.segment import MAX_DIGITS, glyphs, split_glyphs
 
 log = logging.getLogger(__name__)
 
-# Abstention thresholds. Confidence is the temperature-calibrated top probability; the ink rules are
-# loose enough that no MNIST test digit trips them (checked by tests/test_recognize.py on MNIST).
+# Confidence is the temperature-calibrated top probability; the ink rules are in `abstain`.
 MIN_CONFIDENCE = 0.5  # below this the answer is "unreadable"
 READ_WORK_SIDE = 448  # px: the digits of a number are small; find them on a finer copy than one digit
-MAX_INK_FRACTION = 0.45  # of the image: more is a picture or noise (a digit cropped to its box covers ~0.4)
-MAX_PAGE_COMPONENTS = 12  # significant components: more is noise or text
-MAX_PIECES = 4  # components in one digit: more is scribble or noise
-MIN_EXTENT = 0.012  # of the image side: smaller ink is a speck, not a digit (a small digit in a
-# 2000-px photo is 1.5%)
-DOT = (0.6, 0.5, 2.0, 0.25)  # fill of its box above, aspect between, extent below: a solid dot (a
-# bold MNIST digit fills 0.6-0.67 of its box but spans 70% of its tile)
-DOT_HOLES = 0.05  # of its area: a dot encloses no paper; a bold 0, 6, 8 or 9 that fills its box does
-LINE_THINNESS = 0.06  # minor/major spread below this, spanning the image: a line across it
-MAX_ASPECT = 2.0  # a single digit is never this much wider than tall
-SIDE_BY_SIDE = 0.6  # of the tallest: glyphs this tall side by side are several digits ...
-ONE_DIGIT_WIDTH = 0.75  # of the tallest: ... unless together they are as narrow as one digit
-MAX_SOLID = 0.3  # of the contrast: background under the ink this far from the paper around it is a
-# photographed object (clothing, a picture), not a written digit (tune split: good singles <= 0.02)
-# Bold strokes (a marker, a tight crop) can fill the local paper estimate's windows: the estimate sinks
-# into the ink and hollows the strokes out. Such images get a look with the paper taken as one level:
-SANK = 0.05  # solid above this on an answered digit: the estimate sank under its box (good singles
-# <= 0.02) ...
-SUNK = 0.3  # ... or sunk above this: it sank under its strokes (1-2% of good photos on the tune split,
-# 95% of tight marker crops)
-FILLED = 0.6  # solid from here on: it sank under all of the ink, a filled shape wider than any pen
-# stroke, not strokes (bold validation digits stay under it: 2 of 4,800 probes reach it)
-KEEP = 0.9  # of the first look's ink: the flat look must keep at least this much of it, ...
-EDGES = 0.5  # ... and this much of its digit's edge must be near the first look's ink (a shadowed
-# blank page's edge fragment is not the edge of the "1" the flat look makes of the shadow)
 FLAT_GATE = 0.5  # the flat look ignores shading, so its answer needs a surer gate (P(not a digit) below)
 RETRY_STEP = 3  # working copies shrunk this much (a 640x480 photo) fade a thin pen: see predict_many
 RETRY_REASONS = ("blank", "not_a_digit", "multiple_digits")
@@ -103,45 +77,6 @@ class Reading:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def digit_reason(ink: Ink, shape: Shape | None = None) -> str | None:
-    """Why the most prominent ink is not one digit; None when it may be one. `shape`: that ink's, when
-    already measured."""
-    if ink.mask is None:
-        return "blank"
-    reason = shape_reason(shape if shape is not None else ink.shape(ink.mask))
-    if reason is None:
-        found = glyphs(ink.page, ink.parts)
-        tallest = max((g.height for g in found), default=0)
-        found = merge_strokes(found, ONE_DIGIT_WIDTH * tallest, 1.0)  # a 4 written in two strokes
-        if sum(g.height >= SIDE_BY_SIDE * tallest for g in found) > 1:
-            return "multiple_digits"
-    return reason
-
-
-def shape_reason(shape: Shape, alone: bool = True) -> str | None:
-    """Why this ink is not one digit, from its statistics alone; None when it may be one.
-
-    `alone` is False for a glyph of a number, which may be wide (touching digits) and share the page
-    with many components.
-    """
-    if shape.pieces == 0:
-        return "blank"
-    if shape.extent < MIN_EXTENT:
-        return "blank"
-    if shape.ink_fraction > MAX_INK_FRACTION or alone and shape.page_components > MAX_PAGE_COMPONENTS:
-        return "not_a_digit"
-    if shape.pieces > MAX_PIECES or alone and shape.aspect > MAX_ASPECT:
-        return "not_a_digit"
-    if shape.fill > DOT[0] and DOT[1] <= shape.aspect <= DOT[2] and shape.extent < DOT[3] \
-            and shape.holes < DOT_HOLES:
-        return "not_a_digit"
-    if shape.solid > MAX_SOLID:
-        return "not_a_digit"
-    if shape.thinness < LINE_THINNESS and shape.spans:
-        return "not_a_digit"
-    return None
 
 
 class Recognizer:
@@ -200,13 +135,13 @@ class Recognizer:
         - some ink, not a filled shape (solid below FILLED): with the paper taken as one level and the
           gate held to FLAT_GATE (a blank page is not looked at: its shading would pass for ink), when
           `flat_gate_threshold` allows. First looks that answered a digit although the paper estimate
-          sank under its ink (`_sank`) get this look too, and its answer replaces theirs when it is a
-          digit that `_keeps` the first look's ink.
+          sank under its ink (`sank`) get this look too, and its answer replaces theirs when it is a
+          digit that `keeps` the first look's ink.
         The image is decoded once: each look finds the ink again in the decoded pixels."""
         preps = [self._prepare(src) for src in sources]
         results = self._answer(sources, preps)
-        sank = [(i, p) for i, (r, p) in enumerate(zip(results, preps, strict=True))
-                if r.reason is None and isinstance(p, Preprocessed) and _sank(p.shape)]
+        sunk = [(i, p) for i, (r, p) in enumerate(zip(results, preps, strict=True))
+                if r.reason is None and isinstance(p, Preprocessed) and sank(p.shape)]
         pooled = {i: prepare_gray(p.ink.gray, p.ink.factor, pool=True)
                   for i, p in self._abstained(results, preps)
                   if p.ink.step >= RETRY_STEP and not p.ink.pooled}
@@ -217,9 +152,9 @@ class Recognizer:
         self._second_look(sources, results, zoomed)
         gate = self.flat_gate_threshold
         if gate is not None:
-            flat = {i: f for i, p in self._abstained(results, preps) + sank
+            flat = {i: f for i, p in self._abstained(results, preps) + sunk
                     if results[i].reason != "blank" and p.shape.solid < FILLED
-                    and _keeps(p.ink, (f := prepare_gray(p.ink.gray, p.ink.factor, flat=p.ink.invert)).ink)}
+                    and keeps(p.ink, (f := prepare_gray(p.ink.gray, p.ink.factor, flat=p.ink.invert)).ink)}
             self._second_look(sources, results, flat, gate)
         return results
 
@@ -285,7 +220,7 @@ class Recognizer:
     def read(self, source: ImageInput) -> Reading:
         """A reading that abstains (not blank; unreadable too) or whose paper estimate sank under a
         glyph gets a look with the paper taken as one level, as in `predict_many` (no glyph a filled
-        shape, `flat_gate_threshold`, `_keeps`), which counts when it reads a number."""
+        shape, `flat_gate_threshold`, `keeps`), which counts when it reads a number."""
         name = _name(source)
         try:
             gray, factor = load_gray(source)
@@ -296,10 +231,10 @@ class Recognizer:
             return Reading(name, None, [], "blank")
         reading, shapes = self._read_ink(name, ink, self.gate_threshold)
         gate = self.flat_gate_threshold
-        if (reading.reason not in (None, "blank") or any(map(_sank, shapes))) and gate is not None \
+        if (reading.reason not in (None, "blank") or any(map(sank, shapes))) and gate is not None \
                 and shapes and all(s.solid < FILLED for s in shapes):
             flat = find_ink(gray, factor, READ_WORK_SIDE, flat=ink.invert)
-            if _keeps(ink, flat):
+            if keeps(ink, flat):
                 again, _ = self._read_ink(name, flat, gate)
                 if again.reason is None:
                     return again
@@ -332,25 +267,6 @@ class Recognizer:
     def _classify(self, ink: Ink, masks: list[np.ndarray]) -> np.ndarray:
         images = np.stack([render(ink, m) for m in masks]) if masks else np.zeros((0, 28, 28), np.uint8)
         return self.probabilities(images).numpy()
-
-
-def _keeps(first: Ink, again: Ink) -> bool:
-    """Whether a later look keeps nearly all the ink the first found (the flat look may take a shadow
-    for ink and drop it at the border, with the digits in it), and the first found the edges of the
-    later look's digit (as it does of hollowed strokes, not of a shadow's edge)."""
-    if again.page is None or not again.page.any() or again.mask is None or first.page is None:
-        return False
-    found = int(np.count_nonzero(first.page))
-    if found == 0:
-        return False
-    edge = again.mask & grow(~again.mask, 1)
-    return np.count_nonzero(first.page & grow(again.page, 1)) >= KEEP * found \
-        and np.count_nonzero(edge & grow(first.page, 2)) >= EDGES * np.count_nonzero(edge)
-
-
-def _sank(shape: Shape) -> bool:
-    """Whether the paper estimate sank under this ink (bold strokes filled its windows)."""
-    return shape.solid > SANK or shape.sunk > SUNK
 
 
 def _name(src: ImageInput) -> str | None:
