@@ -86,6 +86,11 @@ def jpeg_quality(rng: np.random.Generator, lo: int = 60, hi: int = 95) -> int:
     return int(rng.integers(lo, hi + 1))
 
 
+def _canvas_ink(alpha: np.ndarray) -> np.ndarray:
+    """A drawing app's ink: the pen's darkest reaches full strength."""
+    return np.clip(alpha / max(alpha.max(), 1e-6), 0, 1)
+
+
 # --- good conditions ---------------------------------------------------------------------------
 
 def good_photo(rng: np.random.Generator, k: int, src: Sources) -> Item:
@@ -102,7 +107,7 @@ def good_canvas(rng: np.random.Generator, k: int, src: Sources) -> Item:
     idx, height = _pick(src, "good", k), int(rng.integers(120, 241))
     width = float(rng.uniform(3, 12))
     alpha = _digit_ink(src, idx, height, width, rng, tilt=5)
-    alpha = np.where(alpha > 0, np.clip(alpha / max(alpha.max(), 1e-6), 0, 1), 0)  # canvas ink is solid
+    alpha = _canvas_ink(alpha)
     img, info = S.canvas(alpha, rng, transparent=rng.random() < 0.3)
     return Item(img, "png", _digit_record(src, idx, info, height=height, pen=round(width, 1)))
 
@@ -187,7 +192,7 @@ def marker_photo(rng: np.random.Generator, k: int, src: Sources) -> Item:
 def marker_canvas(rng: np.random.Generator, k: int, src: Sources) -> Item:
     """A drawing app's export, drawn with a fat brush."""
     idx, height, width, alpha = _marker_ink(src, k, rng)
-    alpha = np.where(alpha > 0, np.clip(alpha / max(alpha.max(), 1e-6), 0, 1), 0)  # canvas ink is solid
+    alpha = _canvas_ink(alpha)
     img, info = S.canvas(alpha, rng, size=round(height / rng.uniform(0.5, 0.85)))
     return Item(img, "png", _digit_record(src, idx, info, height=height,
                                           pen=None if width is None else round(width, 1)))
