@@ -513,6 +513,22 @@ def test_a_stroke_lying_along_a_box_line_stays_when_the_line_goes() -> None:
     assert out[13:16, 40:80].all()  # the bar is the 7's, not the line's: it stays (less the row touching it)
 
 
+def test_a_bold_upright_stroke_is_not_a_box_side_and_its_own_breadth() -> None:
+    from handwritten_digits.lines import remove_lines
+    # A 1 drawn with a broad brush on a 280-px canvas, at working scale (140 px): 10-11 px wide, 84
+    # tall, drifting right. A level run across its breadth once passed for a box side meeting the
+    # stroke at both ends; removing it took the whole stroke with it and the 1 read as "blank".
+    edges = [(24, 109, 110), (25, 107, 112), (26, 106, 113), (27, 105, 114), (29, 104, 114),
+             (36, 104, 113), (43, 104, 114), (57, 105, 114), (58, 105, 115), (65, 106, 115),
+             (84, 106, 116), (89, 107, 116), (99, 107, 117), (103, 108, 117), (105, 108, 116),
+             (106, 109, 116), (107, 110, 114), (108, 0, -1)]  # (first row, first and last column)
+    one = np.zeros((140, 140), bool)
+    for (y, x0, x1), (y_next, _, _) in zip(edges, edges[1:], strict=False):
+        one[y:y_next, x0:x1 + 1] = True
+    out, count = remove_lines(one)
+    assert count == 0 and (out == one).all()
+
+
 def _comb_image(walls: list[int], top: int = 60, bottom: int = 140, t: int = 3) -> Image.Image:
     """A printed comb of boxes on white, walls at the given x positions, nothing written in it."""
     img = Image.new("L", (walls[-1] + 40, 200), 255)

@@ -195,6 +195,9 @@ def remove_lines(mask: np.ndarray, horiz: np.ndarray | None = None) -> tuple[np.
     pieces = {along: run_pieces(horiz if along else vert) for along in (1, 0)}
     runs = {along: [(sl, band) for sl, piece in pieces[along]
                     if (band := line_band(piece, along)) is not None] for along in (1, 0)}
+    # a run no longer than a perpendicular run is broad, lying across it, is that stroke's breadth
+    runs = {along: [(sl, band) for sl, band in runs[along]
+                    if not any(_within(sl, osl, along) for osl, _ in runs[1 - along])] for along in (1, 0)}
     if not runs[1] and not runs[0]:
         return mask, 0
     horiz, vert = _paint(runs[1], mask.shape), _paint(runs[0], mask.shape)
@@ -291,6 +294,13 @@ def line_band(piece: np.ndarray, along: int) -> np.ndarray | None:
     near = np.abs(across - middle) <= typical / 2 + 0.5
     band[idx[0][near], idx[1][near]] = True
     return band
+
+
+def _within(sl: tuple[slice, slice], other: tuple[slice, slice], along: int) -> bool:
+    """Whether a run along `along` (box `sl`) lies inside the box of a perpendicular run `other`: from
+    end to end within its breadth (a thick upright stroke holds short level runs of its own width)."""
+    return other[along].start <= sl[along].start and sl[along].stop <= other[along].stop \
+        and other[1 - along].start <= sl[1 - along].start and sl[1 - along].stop <= other[1 - along].stop
 
 
 def _corners(sl: tuple[slice, slice], other: np.ndarray, along: int, tol: int = 3,
