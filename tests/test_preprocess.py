@@ -529,6 +529,22 @@ def test_a_bold_upright_stroke_is_not_a_box_side_and_its_own_breadth() -> None:
     assert count == 0 and (out == one).all()
 
 
+def test_a_thick_printed_bar_under_a_digit_is_still_a_line() -> None:
+    from handwritten_digits.lines import remove_lines
+    # a bar 12-16 px thick holds long runs both ways, in one box: it must not count as an upright
+    # stroke whose breadth holds its own level run (the bold-1 rule above)
+    for thick in (12, 16):
+        seven = np.zeros((140, 140), bool)
+        seven[30:33, 50:90] = True
+        for y in range(33, 100):
+            x = int(90 - (y - 33) * 0.4)
+            seven[y, x - 1:x + 2] = True
+        bar = np.zeros_like(seven)
+        bar[104:104 + thick, 2:138] = True
+        out, count = remove_lines(seven | bar)
+        assert count >= 1 and not out[bar].any() and out[seven].all()
+
+
 def _comb_image(walls: list[int], top: int = 60, bottom: int = 140, t: int = 3) -> Image.Image:
     """A printed comb of boxes on white, walls at the given x positions, nothing written in it."""
     img = Image.new("L", (walls[-1] + 40, 200), 255)

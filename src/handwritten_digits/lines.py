@@ -297,9 +297,13 @@ def line_band(piece: np.ndarray, along: int) -> np.ndarray | None:
 
 
 def _within(sl: tuple[slice, slice], other: tuple[slice, slice], along: int) -> bool:
-    """Whether a run along `along` (box `sl`) lies inside the box of a perpendicular run `other`: from
-    end to end within its breadth (a thick upright stroke holds short level runs of its own width)."""
-    return other[along].start <= sl[along].start and sl[along].stop <= other[along].stop \
+    """Whether a run along `along` (box `sl`) lies inside the box of a perpendicular run `other` that is
+    a stroke, at least twice as long as broad: from end to end within its breadth (a thick upright
+    stroke holds short level runs of its own width; a thick printed bar holds runs both ways in one
+    box, and the bar is the level one)."""
+    length, breadth = other[1 - along].stop - other[1 - along].start, other[along].stop - other[along].start
+    return length >= 2 * breadth \
+        and other[along].start <= sl[along].start and sl[along].stop <= other[along].stop \
         and other[1 - along].start <= sl[1 - along].start and sl[1 - along].stop <= other[1 - along].stop
 
 
