@@ -41,7 +41,8 @@ log = logging.getLogger(__name__)
 
 GATE_MODEL, GATE_ARGS = "fast-cnn", {"num_classes": 2, "width": 16}
 THRESHOLD = 0.9  # P(not a digit) above this abstains: chosen on the real-world tune split by
-# benchmarks/gate_threshold.py (negatives caught minus digits lost, good digits abstained <= 1.5%)
+# benchmarks/gate_threshold.py (negatives caught minus digits lost, good digits abstained <= 1.5%;
+# the digits include the other collection's tune half)
 
 
 @dataclass
