@@ -486,7 +486,7 @@ def test_a_colour_jpeg_is_decoded_as_luminance_alone():
 
 
 def test_the_inner_walls_of_a_comb_the_digit_touches_are_cut_off_too() -> None:
-    from handwritten_digits.lines import strip_box_sides
+    from handwritten_digits.boxes import strip_box_sides
     mask = np.zeros((60, 160), bool)  # working scale: a comb of four cells, 2-px lines
     mask[10:12, 10:150] = mask[48:50, 10:150] = True
     for x in (10, 44, 80, 114, 148):

@@ -16,15 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
+from handwritten_digits.boxes import remove_frames, strip_box_sides
 from handwritten_digits.combs import remove_combs
-from handwritten_digits.lines import (
-    MIN_LINED_SIDE,
-    erase_ruling,
-    horizontal_runs,
-    remove_frames,
-    remove_lines,
-    strip_box_sides,
-)
+from handwritten_digits.lines import MIN_LINED_SIDE, erase_ruling, horizontal_runs, remove_lines
 from handwritten_digits.masks import (
     MIN_SPECK,
     SPECK_FRAC,
