@@ -209,6 +209,26 @@ def test_a_digit_cropped_to_its_box_is_not_taken_for_a_picture() -> None:
     assert digit_reason(ink) is None
 
 
+def test_a_bold_digit_filling_a_16_px_tile_is_read() -> None:
+    from PIL import Image, ImageDraw
+
+    from handwritten_digits.preprocess import prepare
+
+    def tile(shapes: list[tuple[int, int, int, int]], width: int) -> np.ndarray:
+        """Light ink on black drawn at 64 px, stored as a 16x16 tile (as USPS or Semeion keep digits)."""
+        img = Image.new("L", (64, 64), 0)
+        for box in shapes:
+            ImageDraw.Draw(img).ellipse(box, outline=255, width=width)
+        return np.asarray(img.resize((16, 16), Image.Resampling.LANCZOS))
+
+    rec = Recognizer.load()
+    for digit, shapes in ((8, [(14, 2, 50, 32), (10, 28, 54, 62)]), (0, [(8, 1, 56, 63)])):
+        t = tile(shapes, 14 if digit == 8 else 16)
+        assert prepare(t).shape.ink_fraction > 0.45  # half the tile is ink: not a picture for that
+        p = rec.predict(t)
+        assert (p.digit, p.reason) == (digit, None)
+
+
 def thin_pen_photo(seed: int, stroke: bool = True) -> Image.Image:
     """640x480 blotchy paper with a 7 in a 2-px pen: the mean of 3x3 blocks fades it into the paper."""
     rng = np.random.default_rng(seed)

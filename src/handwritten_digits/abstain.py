@@ -14,7 +14,8 @@ from handwritten_digits.ink import Ink, Shape
 from handwritten_digits.morph import grow
 from handwritten_digits.segment import glyphs, merge_strokes
 
-MAX_INK_FRACTION = 0.45  # of the image: more is a picture or noise (a digit cropped to its box covers ~0.4)
+MAX_INK_FRACTION = 0.55  # of the image: more is a picture or noise (a digit cropped to its box covers
+# ~0.4, a bold one filling a 16-px tile, as other collections store them, up to 0.55)
 MAX_PAGE_COMPONENTS = 12  # significant components: more is noise or text
 MAX_PIECES = 4  # components in one digit: more is scribble or noise
 MIN_EXTENT = 0.012  # of the image side: smaller ink is a speck, not a digit (a small digit in a
