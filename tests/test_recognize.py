@@ -227,6 +227,14 @@ def test_a_bold_digit_filling_a_16_px_tile_is_read() -> None:
         assert prepare(t).shape.ink_fraction > 0.45  # half the tile is ink: not a picture for that
         p = rec.predict(t)
         assert (p.digit, p.reason) == (digit, None)
+    for cov, aspect in ((0.45, 0.8), (0.47, 1.0), (0.5, 0.8)):  # filled ovals as much ink: not strokes
+        r = np.sqrt(cov * 64 * 64 / np.pi)
+        img = Image.new("L", (64, 64), 0)
+        w, h = r * aspect, r / aspect
+        ImageDraw.Draw(img).ellipse([32 - w, 32 - h, 32 + w, 32 + h], fill=255)
+        oval = np.asarray(img.resize((16, 16), Image.Resampling.LANCZOS))
+        assert prepare(oval).shape.ink_fraction > 0.45
+        assert rec.predict(oval).reason == "not_a_digit"
 
 
 def thin_pen_photo(seed: int, stroke: bool = True) -> Image.Image:

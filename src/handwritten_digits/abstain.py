@@ -14,8 +14,10 @@ from handwritten_digits.ink import Ink, Shape
 from handwritten_digits.morph import grow
 from handwritten_digits.segment import glyphs, merge_strokes
 
-MAX_INK_FRACTION = 0.55  # of the image: more is a picture or noise (a digit cropped to its box covers
-# ~0.4, a bold one filling a 16-px tile, as other collections store them, up to 0.55)
+MAX_INK_FRACTION = 0.45  # of the image: more is a picture or noise (a digit cropped to its box covers ~0.4)
+TILE_INK_FRACTION = 0.55  # ... except a single digit of strokes: a bold one filling a 16-px tile, as
+TILE_FILL = 0.7  # other collections store digits, covers up to 0.55; strokes fill less of their box than
+# this or enclose paper, a filled oval or bar does neither
 MAX_PAGE_COMPONENTS = 12  # significant components: more is noise or text
 MAX_PIECES = 4  # components in one digit: more is scribble or noise
 MIN_EXTENT = 0.012  # of the image side: smaller ink is a speck, not a digit (a small digit in a
@@ -68,7 +70,11 @@ def shape_reason(shape: Shape, alone: bool = True) -> str | None:
         return "blank"
     if shape.extent < MIN_EXTENT:
         return "blank"
-    if shape.ink_fraction > MAX_INK_FRACTION or alone and shape.page_components > MAX_PAGE_COMPONENTS:
+    if shape.ink_fraction > MAX_INK_FRACTION and not (
+            alone and shape.ink_fraction <= TILE_INK_FRACTION
+            and (shape.fill < TILE_FILL or shape.holes >= DOT_HOLES)):
+        return "not_a_digit"
+    if alone and shape.page_components > MAX_PAGE_COMPONENTS:
         return "not_a_digit"
     if shape.pieces > MAX_PIECES or alone and shape.aspect > MAX_ASPECT:
         return "not_a_digit"
