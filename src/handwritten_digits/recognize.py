@@ -255,7 +255,8 @@ class Recognizer:
         probs, other = self.probabilities(images).numpy(), self.not_digit(images)
         digits = [DigitBox(int(p.argmax()), round(float(p.max()), 6), ink.box(g.mask))
                   for g, p in zip(parts, probs, strict=True)]
-        reasons = [shape_reason(ink.shape(g.mask), alone=False)
+        measured = {id(g): s for g, s in zip(found, shapes, strict=True)}  # a glyph left whole is a part
+        reasons = [shape_reason(measured[id(g)] if id(g) in measured else ink.shape(g.mask), alone=False)
                    or ("not_a_digit" if q > gate_threshold else None)
                    for g, q in zip(parts, other, strict=True)]
         if all(r is not None for r in reasons):
