@@ -82,6 +82,11 @@ def _digit_record(src: Sources, idx: int, info: dict, **extra) -> dict:
             "source": {"dataset": "mnist/test", "indices": [idx]}, "params": info | extra}
 
 
+def _rounded(width: float | None) -> float | None:
+    """A pen width as the manifest records it (None: the writer's own MNIST stroke)."""
+    return None if width is None else round(width, 1)
+
+
 def jpeg_quality(rng: np.random.Generator, lo: int = 60, hi: int = 95) -> int:
     return int(rng.integers(lo, hi + 1))
 
@@ -154,8 +159,7 @@ def bad_small(rng: np.random.Generator, k: int, src: Sources) -> Item:
     frame = S.LARGE_FRAMES[int(rng.integers(len(S.LARGE_FRAMES)))]
     img, info = S.photo(_digit_ink(src, idx, height, width, rng), rng, frame=frame)
     q = jpeg_quality(rng, 70, 92)
-    pen = None if width is None else round(width, 1)
-    return Item(img, "jpg", _digit_record(src, idx, info, height=height, pen=pen, quality=q), q)
+    return Item(img, "jpg", _digit_record(src, idx, info, height=height, pen=_rounded(width), quality=q), q)
 
 
 GOOD: dict[str, tuple[float, Builder]] = {
@@ -185,8 +189,7 @@ def marker_photo(rng: np.random.Generator, k: int, src: Sources) -> Item:
     frame = (side + int(rng.integers(0, side // 3 + 1)), side)
     img, info = S.photo(alpha, rng, frame=frame)
     q = jpeg_quality(rng)
-    pen = None if width is None else round(width, 1)
-    return Item(img, "jpg", _digit_record(src, idx, info, height=height, pen=pen, quality=q), q)
+    return Item(img, "jpg", _digit_record(src, idx, info, height=height, pen=_rounded(width), quality=q), q)
 
 
 def marker_canvas(rng: np.random.Generator, k: int, src: Sources) -> Item:
@@ -194,8 +197,7 @@ def marker_canvas(rng: np.random.Generator, k: int, src: Sources) -> Item:
     idx, height, width, alpha = _marker_ink(src, k, rng)
     alpha = _canvas_ink(alpha)
     img, info = S.canvas(alpha, rng, size=round(height / rng.uniform(0.5, 0.85)))
-    return Item(img, "png", _digit_record(src, idx, info, height=height,
-                                          pen=None if width is None else round(width, 1)))
+    return Item(img, "png", _digit_record(src, idx, info, height=height, pen=_rounded(width)))
 
 
 MARKER: dict[str, tuple[float, Builder]] = {"photo": (0.7, marker_photo), "canvas": (0.3, marker_canvas)}
