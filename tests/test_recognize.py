@@ -413,3 +413,30 @@ def test_a_later_look_must_keep_the_first_looks_ink_and_edges() -> None:
     corner[10:14, 20:32] = True  # the first look saw only one end: not the edges of what the flat look found
     assert not keeps(Ink(gray, page=corner, mask=corner), Ink(gray, page=bar, mask=bar))
     assert not keeps(Ink(gray, page=np.zeros((60, 60), bool)), Ink(gray, page=bar, mask=bar))
+
+
+def _number_with_a_lifted_flag(stem: int) -> Image.Image:
+    """4537 drawn with a pen, the 5 in two strokes: a short stem into its belly, and its flag apart,
+    closer to the 3 than to the stem."""
+    img = Image.new("L", (420, 160), 255)
+    d = ImageDraw.Draw(img)
+    d.line((40, 30, 25, 95), fill=0, width=6)
+    d.line((25, 95, 80, 95), fill=0, width=6)
+    d.line((70, 55, 70, 130), fill=0, width=6)
+    d.line((130, 86 - stem, 127, 86), fill=0, width=6)
+    d.arc((110, 74, 166, 128), 250, 160, fill=0, width=6)
+    d.line((170, 50, 190, 48), fill=0, width=6)
+    d.arc((196, 30, 246, 80), 200, 90, fill=0, width=6)
+    d.arc((192, 76, 250, 130), 270, 160, fill=0, width=6)
+    d.line((280, 32, 335, 32), fill=0, width=6)
+    d.line((335, 32, 300, 128), fill=0, width=6)
+    return img
+
+
+def test_a_five_whose_flag_was_written_apart_is_read_with_it() -> None:
+    rec = Recognizer.load()
+    for stem in (0, 8, 16):  # without its flag the body reads as a 0 or as nothing sure
+        r = rec.read(_number_with_a_lifted_flag(stem))
+        assert r.text == "4537"
+        x, y, w, h = r.digits[1].box
+        assert y <= 46 and x + w >= 190  # the 5's box holds its flag

@@ -212,3 +212,22 @@ def test_closely_spaced_ones_stay_apart() -> None:
             x = 40 + k * (10 + gap)
             d.line([(x, 50), (x, 250)], fill=20, width=10)  # upright 1s, 200 px tall, 10 px wide
         assert rec.read(np.asarray(img)).text == "1111"
+
+
+def test_a_piece_moves_only_to_a_digit_short_of_one() -> None:
+    def draw(short: bool):
+        def fn(d: ImageDraw.ImageDraw) -> None:
+            d.ellipse((20, 30, 50, 90), outline=1, width=4)
+            d.line((44, 24, 56, 24), fill=1, width=4)  # a piece over the first digit's columns
+            d.ellipse((80, 54 if short else 30, 110, 90), outline=1, width=4)
+            d.ellipse((140, 30, 170, 90), outline=1, width=4)
+        return fn
+
+    def likes_the_piece_in_the_second(masks: list[np.ndarray]) -> np.ndarray:
+        probs = np.full((len(masks), 10), 0.04)
+        probs[:, 3] = [0.99 if m[20:28, 44:58].any() and m[:, 80:].any() else 0.6 for m in masks]
+        return probs
+
+    tall, short = (segment(page(draw(s)), likes_the_piece_in_the_second) for s in (False, True))
+    assert [(p.x0, p.x1) for p in tall] == [(20, 57), (80, 111), (140, 171)]  # a whole digit: stays
+    assert [(p.x0, p.x1) for p in short] == [(20, 51), (44, 111), (140, 171)]  # a short one gets it

@@ -9,6 +9,7 @@ model file carries one), or when the calibrated confidence is below `min_confide
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from dataclasses import asdict, dataclass, field
@@ -31,7 +32,7 @@ from handwritten_digits.preprocess import (
     prepare_zoomed,
     render,
 )
-from handwritten_digits.segment import MAX_DIGITS, glyphs, split_glyphs
+from handwritten_digits.segment import MAX_DIGITS, glyphs, settle_pieces, split_glyphs
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +249,8 @@ class Recognizer:
         shapes = [ink.shape(g.mask) for g in found]
         if all(shape_reason(s, alone=False) for s in shapes):
             return Reading(name, None, [], "not_a_digit"), shapes
-        parts = split_glyphs(found, lambda masks: self._classify(ink, masks))
+        classify = functools.partial(self._classify, ink)
+        parts = settle_pieces(split_glyphs(found, classify), ink.parts, classify)
         if not parts or len(parts) > MAX_DIGITS:
             return Reading(name, None, [], "not_a_digit" if parts else "blank"), shapes
         images = np.stack([render(ink, g.mask) for g in parts])

@@ -39,6 +39,12 @@ NARROW_SPLIT_ASPECT = 1.0  # width / height: the same, where the number is too s
 NARROW_WHOLE = 0.95  # ... when the classifier is less sure than this of it as one digit ...
 NARROW_PARTS = 0.99  # ... and at least this sure of each part (and the cut opens no loop)
 SPLIT_HEIGHT = 0.65  # of the number's digit height: a cut leaving a shorter part cuts off a tail
+PIECE = 0.5  # of the digits' height: a component shorter than this (and narrower than a digit is
+PIECE_SPECK = 0.08  # tall, and not smaller than this) may be a piece of either neighbouring digit ...
+PIECE_REACH = 0.5  # ... that lies within this much of it
+PIECE_SHORT = 0.75  # of the digits' height: a part shorter than this may be missing a piece, and
+PIECE_SHORT_COST = float(np.log(0.3))  # its reading counts as one this sure
+PIECE_GAIN = 0.05  # a piece moves when the summed log-confidence of the parts rises by more than this
 
 Classify = Callable[[list[np.ndarray]], np.ndarray]  # masks -> (N, 10) probabilities
 
@@ -200,7 +206,8 @@ def split_touching(glyph: Glyph, classify: Classify, depth: int = 0, typical: fl
 
 def segment(page: np.ndarray, classify: Classify) -> list[Glyph]:
     """One glyph per digit, left to right (at most MAX_DIGITS + 1, so a caller can see too many)."""
-    return split_glyphs(glyphs(page), classify)
+    comps = components(page)
+    return settle_pieces(split_glyphs(glyphs(page, comps), classify), comps, classify)
 
 
 def split_glyphs(found: list[Glyph], classify: Classify) -> list[Glyph]:
@@ -243,3 +250,52 @@ def _tight(mask: np.ndarray) -> Glyph:
     if not len(rows):
         return Glyph(mask, 0, 0, 0, 0)
     return Glyph(mask, int(cols[0]), int(cols[-1]) + 1, int(rows[0]), int(rows[-1]) + 1)
+
+
+def settle_pieces(parts: list[Glyph], comps: Components, classify: Classify) -> list[Glyph]:
+    """Give each short piece to a neighbouring digit that is missing one: the flag of a 5 lifted off
+    its body and dropped or joined to the digit after it, the belly of a 5 written in two strokes. A
+    piece (left out by `glyphs`, as a dot or below the line, or joined to a digit) moves to a part
+    shorter than PIECE_SHORT of the digits when the parts' summed log-confidence rises by PIECE_GAIN,
+    a part that short counting as a doubtful reading; it never leaves a digit it is all of, and a
+    comma or a stray dot beside a digit of full height stays where it is."""
+    if len(parts) < 2:
+        return parts
+    parts = list(parts)
+    tall = float(np.median([g.height for g in parts]))
+    reach = PIECE_REACH * tall
+
+    def score(masks: list[np.ndarray]) -> np.ndarray:
+        conf = np.log(np.maximum(classify(masks).max(1), 1e-9))
+        short = np.array([np.ptp(np.flatnonzero(m.any(1))) + 1 < PIECE_SHORT * tall for m in masks])
+        return conf + np.where(short, PIECE_SHORT_COST, 0.0)
+
+    for k, (ys, xs) in enumerate(comps.boxes):
+        h, w = ys.stop - ys.start, xs.stop - xs.start
+        if h >= PIECE * tall or w >= tall or max(h, w) < PIECE_SPECK * tall:
+            continue
+        piece = comps.labels == k + 1
+        held = [i for i, g in enumerate(parts) if g.mask[ys, xs][piece[ys, xs]].any()]
+        if len(held) > 1 or (held and not parts[held[0]].mask[ys, xs][piece[ys, xs]].all()):
+            continue  # a piece cut by a split belongs to the cut's parts
+        owner = held[0] if held else None
+        rest = None if owner is None else parts[owner].mask & ~piece
+        if rest is not None and not rest.any():
+            continue
+        near = [i for i, g in enumerate(parts) if i != owner
+                and max(g.x0, xs.start) - min(g.x1, xs.stop) <= reach
+                and max(g.y0 - reach, ys.start) < min(g.y1 + reach, ys.stop)
+                and g.height < PIECE_SHORT * tall]
+        if not near:
+            continue
+        masks = [parts[i].mask for i in near] + [parts[i].mask | piece for i in near]
+        s = score(masks + ([parts[owner].mask, rest] if owner is not None else []))
+        now, joined = s[:len(near)], s[len(near):2 * len(near)]
+        own_now, own_after = (s[-2], s[-1]) if owner is not None else (0.0, 0.0)
+        gains = joined - now + own_after - own_now
+        best = int(np.argmax(gains))
+        if gains[best] > PIECE_GAIN:
+            if owner is not None:
+                parts[owner] = _tight(rest)
+            parts[near[best]] = _tight(parts[near[best]].mask | piece)
+    return parts
