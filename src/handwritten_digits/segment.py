@@ -253,49 +253,58 @@ def _tight(mask: np.ndarray) -> Glyph:
 
 
 def settle_pieces(parts: list[Glyph], comps: Components, classify: Classify) -> list[Glyph]:
-    """Give each short piece to a neighbouring digit that is missing one: the flag of a 5 lifted off
-    its body and dropped or joined to the digit after it, the belly of a 5 written in two strokes. A
-    piece (left out by `glyphs`, as a dot or below the line, or joined to a digit) moves to a part
-    shorter than PIECE_SHORT of the digits when the parts' summed log-confidence rises by PIECE_GAIN,
-    a part that short counting as a doubtful reading; it never leaves a digit it is all of, and a
-    comma or a stray dot beside a digit of full height stays where it is."""
-    if len(parts) < 2:
+    """Give a short piece to a short neighbouring digit that reads at least as surely with it: the
+    flag of a 5 lifted off its body and dropped or joined to the digit after it, the belly of a 5
+    written in two strokes dropped as a comma. A piece is a component shorter than PIECE of the digits
+    (left out by `glyphs`, or held whole by one digit that stays at least PIECE tall without it); a
+    digit is short below PIECE_SHORT of the digits, and its reading then counts as one PIECE_SHORT_COST
+    sure. The piece moves when the parts' summed log-confidence rises by more than PIECE_GAIN, so a
+    digit of full height never takes a piece, and a short one only when its own confidence does not
+    fall. Pieces are visited in label order; the parts keep theirs. A page with more pieces than
+    digits is noisy and left as it is."""
+    if not 2 <= len(parts) <= MAX_DIGITS:
         return parts
     parts = list(parts)
     tall = float(np.median([g.height for g in parts]))
     reach = PIECE_REACH * tall
 
-    def score(masks: list[np.ndarray]) -> np.ndarray:
-        conf = np.log(np.maximum(classify(masks).max(1), 1e-9))
+    def confidence(masks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        raw = np.log(np.maximum(classify(masks).max(1), 1e-9))
         short = np.array([np.ptp(np.flatnonzero(m.any(1))) + 1 < PIECE_SHORT * tall for m in masks])
-        return conf + np.where(short, PIECE_SHORT_COST, 0.0)
+        return raw, raw + np.where(short, PIECE_SHORT_COST, 0.0)
 
-    for k, (ys, xs) in enumerate(comps.boxes):
-        h, w = ys.stop - ys.start, xs.stop - xs.start
-        if h >= PIECE * tall or w >= tall or max(h, w) < PIECE_SPECK * tall:
-            continue
-        piece = comps.labels == k + 1
-        held = [i for i, g in enumerate(parts) if g.mask[ys, xs][piece[ys, xs]].any()]
-        if len(held) > 1 or (held and not parts[held[0]].mask[ys, xs][piece[ys, xs]].all()):
+    pieces = [k for k, (ys, xs) in enumerate(comps.boxes)
+              if ys.stop - ys.start < PIECE * tall and xs.stop - xs.start < tall
+              and max(ys.stop - ys.start, xs.stop - xs.start) >= PIECE_SPECK * tall]
+    if len(pieces) > len(parts):  # more loose pieces than digits: noise, not a digit's strokes
+        return parts
+    for k in pieces:
+        ys, xs = comps.boxes[k]
+        inside = comps.labels[ys, xs] == k + 1
+        held = [i for i, g in enumerate(parts) if g.mask[ys, xs][inside].any()]
+        if len(held) > 1 or (held and not parts[held[0]].mask[ys, xs][inside].all()):
             continue  # a piece cut by a split belongs to the cut's parts
         owner = held[0] if held else None
-        rest = None if owner is None else parts[owner].mask & ~piece
-        if rest is not None and not rest.any():
-            continue
-        near = [i for i, g in enumerate(parts) if i != owner
+        near = [i for i, g in enumerate(parts) if i != owner and g.height < PIECE_SHORT * tall
                 and max(g.x0, xs.start) - min(g.x1, xs.stop) <= reach
-                and max(g.y0 - reach, ys.start) < min(g.y1 + reach, ys.stop)
-                and g.height < PIECE_SHORT * tall]
+                and max(g.y0 - reach, ys.start) < min(g.y1 + reach, ys.stop)]
         if not near:
             continue
+        piece = np.zeros_like(parts[0].mask)
+        piece[ys, xs] = inside
+        rest = None if owner is None else parts[owner].mask & ~piece
+        if rest is not None and _tight(rest).height < PIECE * tall:
+            continue
         masks = [parts[i].mask for i in near] + [parts[i].mask | piece for i in near]
-        s = score(masks + ([parts[owner].mask, rest] if owner is not None else []))
-        now, joined = s[:len(near)], s[len(near):2 * len(near)]
-        own_now, own_after = (s[-2], s[-1]) if owner is not None else (0.0, 0.0)
-        gains = joined - now + own_after - own_now
+        raw, scored = confidence(masks + ([parts[owner].mask, rest] if rest is not None else []))
+        n = len(near)
+        gains = scored[n:2 * n] - scored[:n]
+        if rest is not None:
+            gains += scored[-1] - scored[-2]
+        gains[raw[n:2 * n] < raw[:n]] = -np.inf  # the receiver must not read less surely
         best = int(np.argmax(gains))
         if gains[best] > PIECE_GAIN:
-            if owner is not None:
+            if rest is not None:
                 parts[owner] = _tight(rest)
             parts[near[best]] = _tight(parts[near[best]].mask | piece)
     return parts
