@@ -254,14 +254,13 @@ def _tight(mask: np.ndarray) -> Glyph:
 
 def settle_pieces(parts: list[Glyph], comps: Components, classify: Classify) -> list[Glyph]:
     """Give a short piece to a short neighbouring digit that reads at least as surely with it: the
-    flag of a 5 lifted off its body and dropped or joined to the digit after it, the belly of a 5
-    written in two strokes dropped as a comma. A piece is a component shorter than PIECE of the digits
-    (left out by `glyphs`, or held whole by one digit that stays at least PIECE tall without it); a
-    digit is short below PIECE_SHORT of the digits, and its reading then counts as one PIECE_SHORT_COST
-    sure. The piece moves when the parts' summed log-confidence rises by more than PIECE_GAIN, so a
-    digit of full height never takes a piece, and a short one only when its own confidence does not
-    fall. Pieces are visited in label order; the parts keep theirs. A page with more pieces than
-    digits is noisy and left as it is."""
+    flag of a 5 written apart from its body, dropped or joined to the digit after it. A piece is a
+    component shorter than PIECE of the digits (left out by `glyphs`, or held whole by one digit that
+    stays at least PIECE tall without it); a digit is short below PIECE_SHORT of the digits, and its
+    reading then counts as one PIECE_SHORT_COST sure. The piece moves when the parts' summed
+    log-confidence rises by more than PIECE_GAIN, so a digit of full height never takes a piece, and a
+    short one only when its own confidence does not fall. Pieces are visited in label order; the parts
+    keep theirs. A page with more pieces than digits is noisy and left as it is."""
     if not 2 <= len(parts) <= MAX_DIGITS:
         return parts
     parts = list(parts)
