@@ -258,9 +258,9 @@ def settle_pieces(parts: list[Glyph], comps: Components, classify: Classify) -> 
     component shorter than PIECE of the digits (left out by `glyphs`, or held whole by one digit that
     stays at least PIECE tall without it); a digit is short below PIECE_SHORT of the digits, and its
     reading then counts as one PIECE_SHORT_COST sure. The piece moves when the parts' summed
-    log-confidence rises by more than PIECE_GAIN, so a digit of full height never takes a piece, and a
-    short one only when its own confidence does not fall. Pieces are visited in label order; the parts
-    keep theirs. A page with more pieces than digits is noisy and left as it is."""
+    log-confidence rises by more than PIECE_GAIN, so a digit of full height never takes a piece; neither
+    the short digit nor the one the piece leaves may read less surely. Pieces are visited in label
+    order; the parts keep theirs. A page with more pieces than digits is noisy and left as it is."""
     if not 2 <= len(parts) <= MAX_DIGITS:
         return parts
     parts = list(parts)
@@ -300,6 +300,8 @@ def settle_pieces(parts: list[Glyph], comps: Components, classify: Classify) -> 
         gains = scored[n:2 * n] - scored[:n]
         if rest is not None:
             gains += scored[-1] - scored[-2]
+            if raw[-1] < raw[-2]:  # the digit it leaves must not read less surely either
+                continue
         gains[raw[n:2 * n] < raw[:n]] = -np.inf  # the receiver must not read less surely
         best = int(np.argmax(gains))
         if gains[best] > PIECE_GAIN:
