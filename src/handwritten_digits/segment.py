@@ -267,9 +267,9 @@ def settle_pieces(parts: list[Glyph], comps: Components, classify: Classify) -> 
     tall = float(np.median([g.height for g in parts]))
     reach = PIECE_REACH * tall
 
-    def confidence(masks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        raw = np.log(np.maximum(classify(masks).max(1), 1e-9))
-        short = np.array([np.ptp(np.flatnonzero(m.any(1))) + 1 < PIECE_SHORT * tall for m in masks])
+    def confidence(found: list[Glyph]) -> tuple[np.ndarray, np.ndarray]:
+        raw = np.log(np.maximum(classify([g.mask for g in found]).max(1), 1e-9))
+        short = np.array([g.height < PIECE_SHORT * tall for g in found])
         return raw, raw + np.where(short, PIECE_SHORT_COST, 0.0)
 
     pieces = [k for k, (ys, xs) in enumerate(comps.boxes)
@@ -291,11 +291,12 @@ def settle_pieces(parts: list[Glyph], comps: Components, classify: Classify) -> 
             continue
         piece = np.zeros_like(parts[0].mask)
         piece[ys, xs] = inside
-        rest = None if owner is None else parts[owner].mask & ~piece
-        if rest is not None and _tight(rest).height < PIECE * tall:
+        rest = None if owner is None else _tight(parts[owner].mask & ~piece)
+        if rest is not None and rest.height < PIECE * tall:
             continue
-        masks = [parts[i].mask for i in near] + [parts[i].mask | piece for i in near]
-        raw, scored = confidence(masks + ([parts[owner].mask, rest] if rest is not None else []))
+        joined = [_tight(parts[i].mask | piece) for i in near]
+        raw, scored = confidence([parts[i] for i in near] + joined
+                                 + ([parts[owner], rest] if rest is not None else []))
         n = len(near)
         gains = scored[n:2 * n] - scored[:n]
         if rest is not None:
@@ -306,6 +307,6 @@ def settle_pieces(parts: list[Glyph], comps: Components, classify: Classify) -> 
         best = int(np.argmax(gains))
         if gains[best] > PIECE_GAIN:
             if rest is not None:
-                parts[owner] = _tight(rest)
-            parts[near[best]] = _tight(parts[near[best]].mask | piece)
+                parts[owner] = rest
+            parts[near[best]] = joined[best]
     return parts
