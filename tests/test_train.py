@@ -97,3 +97,17 @@ def test_model_args_merge_into_the_recipe() -> None:
     assert config.model_args == {"width": 24, "dropout": 0.2, "kernel": 5}
     assert recipe_config("best", model="seed-cnn").model_args == {}
 
+
+
+def test_bf16_only_where_the_device_computes_it(tiny_dataset: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import handwritten_digits.train as train
+
+    fp32 = read_metrics(fit(_config(tiny_dataset, tmp_path / "fp32", epochs=1)))[0]
+    monkeypatch.setattr(train, "native_bf16", lambda device: False)  # an AVX2-only CPU
+    emulated = read_metrics(fit(_config(tiny_dataset, tmp_path / "a", epochs=1, precision="bf16")))[0]
+    monkeypatch.setattr(train, "native_bf16", lambda device: True)
+    native = read_metrics(fit(_config(tiny_dataset, tmp_path / "b", epochs=1, precision="bf16")))[0]
+    assert (fp32["precision"], emulated["precision"], native["precision"]) == ("fp32", "fp32", "bf16")
+    assert emulated["train_loss"] == fp32["train_loss"]  # the fallback is plain fp32 ...
+    assert native["train_loss"] != fp32["train_loss"]  # ... and autocast, where it runs, is bf16

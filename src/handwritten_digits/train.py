@@ -55,7 +55,7 @@ class TrainConfig:
     warmup: float = 0.2  # fraction of all steps spent warming up (onecycle)
     label_smoothing: float = 0.0
     augment: str = "none"  # none | a policy name in augment.POLICIES
-    precision: str = "fp32"  # fp32 | bf16 (autocast; weights and optimizer stay fp32)
+    precision: str = "fp32"  # fp32 | bf16 (autocast where `native_bf16`; weights, optimizer stay fp32)
     channels_last: bool = True
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
@@ -117,6 +117,7 @@ class Context:
     device: torch.device
     rank: int = 0
     world: int = 1
+    bf16: bool = False  # train under bf16 autocast
 
     @property
     def is_main(self) -> bool:
@@ -142,7 +143,20 @@ def setup_context(config: TrainConfig) -> Context:
         torch.cuda.set_device(device)
     if config.threads:
         torch.set_num_threads(config.threads)
-    return Context(device, rank, world)
+    bf16 = config.precision == "bf16" and native_bf16(device)
+    if config.precision == "bf16" and not bf16 and rank == 0:
+        log.warning("this %s does not compute bf16 natively: training in fp32, many times faster here "
+                    "than emulated bf16", "GPU" if device.type == "cuda" else "CPU (no AVX512-BF16 or AMX)")
+    return Context(device, rank, world, bf16)
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether `device` computes bf16 in hardware. A CPU without AVX512-BF16 or AMX emulates bf16
+    autocast about ten times slower than fp32 (the fast recipe on a 2-core AVX2 CPU: 169 s against 18 s)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return any(getattr(torch.cpu, probe, lambda: False)()
+               for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
 
 
 def is_main_process() -> bool:
@@ -226,7 +240,7 @@ def train_one_epoch(model: nn.Module, opt: torch.optim.Optimizer, config: TrainC
             x = x.contiguous(memory_format=torch.channels_last)
         for group in opt.param_groups:
             group["lr"] = lr_at(config, step0 + i, total)
-        with torch.autocast(ctx.device.type, torch.bfloat16, enabled=config.precision == "bf16"):
+        with torch.autocast(ctx.device.type, torch.bfloat16, enabled=ctx.bf16):
             logits = model(x)
         loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
         opt.zero_grad(set_to_none=True)
@@ -239,7 +253,8 @@ def train_one_epoch(model: nn.Module, opt: torch.optim.Optimizer, config: TrainC
         reporter.step(len(y), loss.item(), batch_correct)
     seconds = time.perf_counter() - start
     return {"train_loss": loss_sum / max(1, seen), "train_acc": correct / max(1, seen),
-            "epoch_time_s": seconds, "images_per_s": seen * ctx.world / max(seconds, 1e-9)}
+            "epoch_time_s": seconds, "images_per_s": seen * ctx.world / max(seconds, 1e-9),
+            "precision": "bf16" if ctx.bf16 else "fp32"}
 
 
 def eval_split(model: nn.Module, split: Split, entry_mean: float, entry_std: float,
