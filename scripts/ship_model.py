@@ -23,6 +23,14 @@ from handwritten_digits.train import read_metrics
 MAX_BYTES = 5 * 1024 * 1024
 
 
+def _precision(asked: str | None, ran: str | None) -> str:
+    """What the card says of precision: what ran (runs before it was recorded ran what was asked)."""
+    ran = ran or asked
+    if ran == "bf16":
+        return "bf16 autocast"
+    return "fp32" + (" (the recipe asks for bf16; the device had none natively)" if asked == "bf16" else "")
+
+
 def card(meta: dict, history: list[dict], size: int, extra: str) -> str:
     m, cal = meta["metrics"], meta.get("calibration", {})
     cfg = meta.get("train_config", {})
@@ -44,7 +52,7 @@ def card(meta: dict, history: list[dict], size: int, extra: str) -> str:
         f"{cfg.get('epochs')} epochs, batch {cfg.get('batch_size')}, {cfg.get('optimizer')} lr "
         f"{cfg.get('lr')} with {cfg.get('schedule')} schedule, weight decay {cfg.get('weight_decay')}, "
         f"label smoothing {cfg.get('label_smoothing')}, augmentation `{cfg.get('augment')}`, "
-        f"{cfg.get('precision')} autocast.",
+        f"{_precision(cfg.get('precision'), m.get('train_precision'))}.",
         f"- Reproduce: `digits train --recipe {meta.get('recipe')}@{cfg.get('recipe_version')} "
         f"--seed {meta.get('seed')}` "
         f"(training time here: {history[-1]['train_time_s'] / 60:.1f} min on 2 CPU cores).",

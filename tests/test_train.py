@@ -107,7 +107,27 @@ def test_bf16_only_where_the_device_computes_it(tiny_dataset: Path, tmp_path: Pa
     monkeypatch.setattr(train, "native_bf16", lambda device: False)  # an AVX2-only CPU
     emulated = read_metrics(fit(_config(tiny_dataset, tmp_path / "a", epochs=1, precision="bf16")))[0]
     monkeypatch.setattr(train, "native_bf16", lambda device: True)
-    native = read_metrics(fit(_config(tiny_dataset, tmp_path / "b", epochs=1, precision="bf16")))[0]
-    assert (fp32["precision"], emulated["precision"], native["precision"]) == ("fp32", "fp32", "bf16")
+    native = fit(_config(tiny_dataset, tmp_path / "b", epochs=1, precision="bf16"))
+    first = read_metrics(native)[0]
+    assert [r["train_precision"] for r in (fp32, emulated, first)] == ["fp32", "fp32", "bf16"]
     assert emulated["train_loss"] == fp32["train_loss"]  # the fallback is plain fp32 ...
-    assert native["train_loss"] != fp32["train_loss"]  # ... and autocast, where it runs, is bf16
+    assert first["train_loss"] != fp32["train_loss"]  # ... and autocast, where it runs, is bf16
+    assert json.loads((native / "model.json").read_text())["metrics"]["train_precision"] == "bf16"
+    # resumed on a device without native bf16, a run that began in bf16 goes on in bf16 (exactly)
+    monkeypatch.setattr(train, "native_bf16", lambda device: False)
+    resumed = fit(_config(tiny_dataset, native, epochs=2, precision="bf16"), resume=True)
+    assert [r["train_precision"] for r in read_metrics(resumed)] == ["bf16", "bf16"]
+
+
+def test_native_bf16_asks_the_hardware(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from handwritten_digits.train import native_bf16
+
+    cpu = torch.device("cpu")
+    for caps, native in (({"avx2": True}, False), ({"avx512_bf16": True}, True), ({"amx_bf16": True}, True)):
+        monkeypatch.setattr(torch.cpu, "get_capabilities", lambda caps=caps: caps)
+        assert native_bf16(cpu) is native
+    asked = {}
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda **kw: asked.update(kw) or False)
+    assert native_bf16(torch.device("cuda")) is False and asked == {"including_emulation": False}
