@@ -2,9 +2,12 @@
 
     python scripts/ship_model.py runs/best-s0 [--notes benchmarks/results/realworld.md]
     python scripts/ship_model.py runs/best2-s2 --weights runs/gate/default-gated.safetensors
+    python scripts/ship_model.py --weights runs/ood/default-ood.safetensors   # the run folder is gone
 
 `--weights` ships another file made from the run's model, such as a copy with a "not a digit" gate
-(`python -m handwritten_digits.gate`); the run folder still supplies the training history.
+(`python -m handwritten_digits.gate`) or with an out-of-distribution score (`python -m
+handwritten_digits.ood`); the run folder supplies the training history, or, without one, the sidecar
+(the epochs trained and the training time up to the epoch kept).
 
 Writes src/handwritten_digits/assets/default.safetensors, default.json and MODEL_CARD.md. The card is
 generated from the sidecar (recipe, seed, metrics, calibration) so it cannot drift from the weights.
@@ -31,7 +34,7 @@ def _precision(asked: str | None, ran: str | None) -> str:
     return "fp32" + (" (the recipe asks for bf16; the device had none natively)" if asked == "bf16" else "")
 
 
-def card(meta: dict, history: list[dict], size: int, extra: str) -> str:
+def card(meta: dict, epochs_run: int, train_time_s: float, size: int, extra: str) -> str:
     m, cal = meta["metrics"], meta.get("calibration", {})
     cfg = meta.get("train_config", {})
     lines = [
@@ -55,8 +58,8 @@ def card(meta: dict, history: list[dict], size: int, extra: str) -> str:
         f"{_precision(cfg.get('precision'), m.get('train_precision'))}.",
         f"- Reproduce: `digits train --recipe {meta.get('recipe')}@{cfg.get('recipe_version')} "
         f"--seed {meta.get('seed')}` "
-        f"(training time here: {history[-1]['train_time_s'] / 60:.1f} min on 2 CPU cores).",
-        f"- Epoch kept: {meta['epoch']} of {len(history)}, chosen on validation accuracy; "
+        f"(training time here: {train_time_s / 60:.1f} min on 2 CPU cores).",
+        f"- Epoch kept: {meta['epoch']} of {epochs_run}, chosen on validation accuracy; "
         "the test set was never used to choose anything.", "",
         "## How well it does",
         f"- Validation accuracy {m['val_acc']:.2%}, test accuracy {m['test_acc']:.2%} "
@@ -87,6 +90,16 @@ def card(meta: dict, history: list[dict], size: int, extra: str) -> str:
             "(`python -m benchmarks.gate_threshold`). On its own held-out tenth: "
             f"{gm.get('negatives_caught', 0):.1%} of negatives caught, {gm.get('digits_flagged', 0):.2%} "
             f"of digits flagged (at threshold {gm.get('at_threshold', 0.5)}).", ""]
+    ood = meta.get("ood")
+    if ood:
+        lines[lines.index("## Known limits"):lines.index("## Known limits")] = [
+            "## Out-of-distribution score",
+            "- The classifier's last-stage features (max- and mean-pooled) are modelled as one Gaussian "
+            f"per class with a shared covariance, fitted on {ood.get('fitted_on', 'mnist/train')}; an "
+            f"input whose squared Mahalanobis distance to the nearest class exceeds {ood['threshold']:g} is "
+            "abstained as \"not a digit\", like the gate (`python -m handwritten_digits.ood`; threshold "
+            "chosen on the tune split of the real-world sets and the other collection's tune half, "
+            "`python -m benchmarks.ood_threshold`).", ""]
     if extra:  # its headings go below this section's
         notes = "\n".join("##" + line if line.startswith("#") else line
                            for line in extra.strip().splitlines())
@@ -96,10 +109,12 @@ def card(meta: dict, history: list[dict], size: int, extra: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path)
+    parser.add_argument("run", type=Path, nargs="?", help="the run folder (its training history)")
     parser.add_argument("--notes", type=Path, help="Markdown to append (e.g. real-world scores).")
     parser.add_argument("--weights", type=Path, help="ship this file instead of RUN/model.safetensors")
     args = parser.parse_args()
+    if args.run is None and args.weights is None:
+        raise SystemExit("give a run folder, or --weights")
     weights = args.weights or args.run / "model.safetensors"
     size = weights.stat().st_size
     if size > MAX_BYTES:
@@ -109,7 +124,12 @@ def main() -> None:
     shutil.copyfile(weights, PACKAGE_DEFAULT)
     shutil.copyfile(weights.with_suffix(".json"), PACKAGE_DEFAULT.with_suffix(".json"))
     extra = args.notes.read_text() if args.notes else ""
-    text = card(meta, read_metrics(args.run), size, extra)
+    history = read_metrics(args.run) if args.run is not None else []
+    if history:
+        epochs_run, train_time_s = len(history), history[-1]["train_time_s"]
+    else:  # the sidecar's own record: right when the epoch kept is the last one
+        epochs_run, train_time_s = meta["train_config"]["epochs"], meta["metrics"]["train_time_s"]
+    text = card(meta, epochs_run, train_time_s, size, extra)
     (PACKAGE_DEFAULT.parent / "MODEL_CARD.md").write_text(text)
     print(f"shipped {weights} ({size / 1e6:.2f} MB) as {PACKAGE_DEFAULT}")
 

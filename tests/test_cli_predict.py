@@ -81,6 +81,18 @@ def test_min_confidence_flag(capsys, inputs: Path, model_file: Path) -> None:
     assert code == 0 and json.loads(out)["reason"] == "unreadable"
 
 
+def test_max_distance_flag(capsys, inputs: Path) -> None:
+    """The default model's out-of-distribution threshold, overridden from the command line."""
+    seven = str(inputs / "seven.png")
+    code, out, _ = run(capsys, "predict", seven, "--json")
+    assert code == 0 and json.loads(out)["digit"] == 7
+    for command in ("predict", "read"):
+        code, out, _ = run(capsys, command, seven, "--json", "--max-distance", "1e-6")
+        assert code == 0 and json.loads(out)["reason"] == "not_a_digit"
+    code, _, err = run(capsys, "predict", seven, "--max-distance", "0")
+    assert code == 2 and "--max-distance" in err
+
+
 def test_read_json(capsys, inputs: Path, model_file: Path) -> None:
     code, out, _ = run(capsys, "read", str(inputs), "--model", str(model_file), "--json")
     assert code == 0

@@ -27,3 +27,21 @@ def test_evaluate_reproduces_the_card() -> None:
     result = evaluate_models([None], split="test")
     assert result["accuracy"] == pytest.approx(meta["metrics"]["test_acc"], abs=1e-4)
     assert result["accuracy"] >= 0.996
+
+
+@pytest.mark.mnist
+def test_shipped_ood_score_passes_mnist_test_digits_and_refuses_noise() -> None:
+    import numpy as np
+
+    from handwritten_digits import Recognizer
+    from handwritten_digits.data.datasets import load_split
+
+    rec = Recognizer.load()
+    meta = json.loads(PACKAGE_DEFAULT.with_suffix(".json").read_text())
+    assert rec.ood_threshold == meta["ood"]["threshold"]
+    test = load_split("mnist", "test")
+    probs, _, far = rec.judge(test.images[:2000].numpy())
+    assert float((far > rec.ood_threshold).mean()) < 0.01  # digits the classifier knows stay near
+    assert float((probs.argmax(1) == test.labels[:2000].numpy()).mean()) >= 0.995  # one pass, same logits
+    noise = np.random.default_rng(0).integers(0, 256, (200, 28, 28), dtype=np.uint8)
+    assert float((rec.judge(noise)[2] > rec.ood_threshold).mean()) > 0.9

@@ -29,6 +29,7 @@ from handwritten_digits.models import create_model, get_entry
 SIDECAR_FORMAT = "handwritten-digits/model"
 SIDECAR_VERSION = 1
 GATE_PREFIX = "gate."  # tensors of the "not a digit" gate inside a model file
+OOD_PREFIX = "ood."  # the out-of-distribution score's statistics (handwritten_digits.ood)
 PACKAGE_DEFAULT = Path(__file__).parent / "assets" / "default.safetensors"
 
 
@@ -127,18 +128,45 @@ def load_model(spec: str | os.PathLike | None = None, device: str | torch.device
     gate = _gate(weights, meta["gate"]) if "gate" in meta else None
     try:
         state = load_file(str(weights))
-        model.load_state_dict({k: v for k, v in state.items() if not k.startswith(GATE_PREFIX)})
+        model.load_state_dict({k: v for k, v in state.items()
+                               if not k.startswith((GATE_PREFIX, OOD_PREFIX))})
         if gate is not None:
             gate.load_state_dict({k[len(GATE_PREFIX):]: v for k, v in state.items()
                                   if k.startswith(GATE_PREFIX)})
     except (SafetensorError, RuntimeError, OSError) as e:
         raise ModelError(f"{weights}: weights do not load ({str(e).splitlines()[0]})") from None
+    ood = _ood(weights, meta["ood"], state, model, len(meta["class_names"])) if "ood" in meta else None
     # channels_last lets oneDNN run the convolutions without reordering (about 2x faster on CPU).
     model.to(device).to(memory_format=torch.channels_last).eval()
     extra = {}
     if gate is not None:  # the "not a digit" gate (handwritten_digits.gate), shipped in the same file
         extra["gate"] = gate.to(device).to(memory_format=torch.channels_last).eval()
+    if ood is not None:  # the out-of-distribution score's statistics (handwritten_digits.ood)
+        extra["ood"] = ood
     return LoadedModel(model, meta, weights, extra)
+
+
+def _ood(weights: Path, spec: Any, state: dict[str, torch.Tensor], model: nn.Module,
+         classes: int) -> dict[str, torch.Tensor]:
+    """The OOD statistics a sidecar announces, checked against the model they belong to: a malformed
+    entry, or tensors of the wrong shape or not finite, are a ModelError (never a crash later, nor a
+    score that silently never refuses)."""
+    stats = {k[len(OOD_PREFIX):]: v.float() for k, v in state.items() if k.startswith(OOD_PREFIX)}
+    means, precision = stats.get("means"), stats.get("precision")
+    width = None
+    if hasattr(model, "forward_with_features"):
+        with torch.inference_mode():
+            width = model.eval().forward_with_features(torch.zeros(1, 1, 28, 28))[1].shape[1]
+    threshold = spec.get("threshold") if isinstance(spec, dict) else None
+    ok = isinstance(threshold, int | float) and not isinstance(threshold, bool) and threshold > 0 \
+        and means is not None and precision is not None and means.shape == (classes, width) \
+        and precision.shape == (width, width) and bool(means.isfinite().all()) \
+        and bool(precision.isfinite().all())
+    if not ok:
+        raise ModelError(f"{weights.with_suffix('.json')}: malformed 'ood' entry (needs a positive "
+                         f"threshold, and finite ood.means ({classes} x the model's feature width) and "
+                         "a matching square ood.precision in the weights)")
+    return {"means": means, "precision": precision}
 
 
 def _gate(weights: Path, spec: Any) -> nn.Module:

@@ -4,7 +4,8 @@ Both doors (CLI and HTTP) call this; neither computes anything a Recognizer woul
 abstained (digit/text None with a reason) when the ink says so before the model is asked -- nothing
 there ("blank"), a dot, a line, a picture or noise ("not_a_digit"), several digits side by side
 ("multiple_digits") -- when the model's "not a digit" gate says so (`handwritten_digits.gate`, when the
-model file carries one), or when the calibrated confidence is below `min_confidence` ("unreadable").
+model file carries one), when its features lie far from every digit class (`handwritten_digits.ood`,
+likewise), or when the calibrated confidence is below `min_confidence` ("unreadable").
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from handwritten_digits.errors import DigitsError
 from handwritten_digits.evaluate import infer
 from handwritten_digits.ink import Ink, Shape, find_ink
 from handwritten_digits.modelio import LoadedModel, load_model
+from handwritten_digits.ood import distance, has_features, logits_and_features
 from handwritten_digits.preprocess import (
     ImageInput,
     Preprocessed,
@@ -82,15 +84,18 @@ class Reading:
 
 class Recognizer:
     def __init__(self, loaded: LoadedModel, min_confidence: float = MIN_CONFIDENCE,
-                 max_not_digit: float | None = None) -> None:
+                 max_not_digit: float | None = None, max_distance: float | None = None) -> None:
         self.loaded = loaded
         self.min_confidence = min_confidence
         self.max_not_digit = max_not_digit  # None: the gate's own threshold from the model file
+        if max_distance is not None and not max_distance > 0:
+            raise DigitsError(f"max_distance must be above 0 (got {max_distance})")
+        self.max_distance = max_distance  # None: the OOD score's own threshold from the model file
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, min_confidence: float = MIN_CONFIDENCE,
-             max_not_digit: float | None = None) -> Recognizer:
-        return cls(load_model(path), min_confidence, max_not_digit)
+             max_not_digit: float | None = None, max_distance: float | None = None) -> Recognizer:
+        return cls(load_model(path), min_confidence, max_not_digit, max_distance)
 
     def probabilities(self, images: np.ndarray) -> torch.Tensor:
         """(N, 28, 28) uint8 -> (N, C) calibrated probabilities."""
@@ -114,6 +119,24 @@ class Recognizer:
         if self.loaded.extra.get("gate") is None or self.gate_threshold >= 1.0:
             return None
         return min(self.gate_threshold, FLAT_GATE)
+
+    @property
+    def ood_threshold(self) -> float:
+        """The OOD score (squared distance to the nearest digit class) above which the answer is
+        abstained; infinite when the model file carries no such score."""
+        if "ood" not in self.loaded.extra or not has_features(self.loaded):
+            return float("inf")
+        return float(self.loaded.meta["ood"]["threshold"] if self.max_distance is None else self.max_distance)
+
+    def judge(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(N, 28, 28) uint8 -> calibrated probabilities (N, C), the gate's P(not a digit) (N,) and the
+        OOD score (N,; 0 without one), the classifier run once."""
+        stats = self.loaded.extra.get("ood")
+        if stats is None or not has_features(self.loaded) or len(images) == 0:
+            return self.probabilities(images).numpy(), self.not_digit(images), np.zeros(len(images))
+        logits, feats = logits_and_features(self.loaded, images)
+        probs = (logits / self.loaded.temperature).softmax(1)
+        return probs.numpy(), self.not_digit(images), distance(feats, stats)
 
     def not_digit(self, images: np.ndarray) -> np.ndarray:
         """(N, 28, 28) uint8 -> (N,) the gate's probability that each is not a digit (0 without one)."""
@@ -198,17 +221,17 @@ class Recognizer:
                 batch.append(prep.image)
                 where.append(len(results) - 1)
         images = np.stack(batch) if batch else np.zeros((0, 28, 28), np.uint8)
-        probs, other = self.probabilities(images), self.not_digit(images)
-        for i, p, q in zip(where, probs, other, strict=True):
+        probs, other, far = self.judge(images)
+        for i, p, q, d in zip(where, probs, other, far, strict=True):
             r = results[i]
-            conf, digit = p.max(0)
-            r.confidence, r.probabilities = float(conf), [round(float(v), 6) for v in p]
-            if r.reason is None and q > gate_threshold:
+            digit, conf = int(p.argmax()), float(p.max())
+            r.confidence, r.probabilities = conf, [round(float(v), 6) for v in p]
+            if r.reason is None and (q > gate_threshold or d > self.ood_threshold):
                 r.reason = "not_a_digit"
             if r.reason is None and r.confidence < self.min_confidence:
                 r.reason = "unreadable"
             if r.reason is None:
-                r.digit = int(digit)
+                r.digit = digit
         return results
 
     def predict(self, source: ImageInput) -> Prediction:
@@ -254,13 +277,13 @@ class Recognizer:
         if not parts or len(parts) > MAX_DIGITS:
             return Reading(name, None, [], "not_a_digit" if parts else "blank"), shapes
         images = np.stack([render(ink, g.mask) for g in parts])
-        probs, other = self.probabilities(images).numpy(), self.not_digit(images)
+        probs, other, far = self.judge(images)
         digits = [DigitBox(int(p.argmax()), round(float(p.max()), 6), ink.box(g.mask))
                   for g, p in zip(parts, probs, strict=True)]
         measured = {id(g): s for g, s in zip(found, shapes, strict=True)}  # a glyph left whole is a part
         reasons = [shape_reason(measured[id(g)] if id(g) in measured else ink.shape(g.mask), alone=False)
-                   or ("not_a_digit" if q > gate_threshold else None)
-                   for g, q in zip(parts, other, strict=True)]
+                   or ("not_a_digit" if q > gate_threshold or d > self.ood_threshold else None)
+                   for g, q, d in zip(parts, other, far, strict=True)]
         if all(r is not None for r in reasons):
             return Reading(name, None, digits, "not_a_digit"), shapes
         if min(d.confidence for d in digits) < self.min_confidence:

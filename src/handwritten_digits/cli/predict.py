@@ -35,6 +35,9 @@ _max_other = click.option("--max-not-digit", type=click.FloatRange(0.0, 1.0), de
                           help="Abstain ('not_a_digit') when the model's gate rates 'not a digit' above "
                           "this (default: the model's own threshold; 1 turns the gate off, and with it the "
                           "flat-paper look for broad-marker strokes).")
+_max_distance = click.option("--max-distance", type=click.FloatRange(0.0, min_open=True), default=None,
+                             help="Abstain ('not_a_digit') when the features' squared distance to the "
+                             "nearest digit class is above this (default: the model's own threshold).")
 
 
 def expand(inputs: tuple[str, ...]) -> list[str]:
@@ -61,11 +64,11 @@ def _progress() -> Progress:
                     TimeRemainingColumn(), console=err, transient=True, disable=not err.is_terminal)
 
 
-def _load(model_path: str | None, min_confidence: float | None, max_not_digit: float | None = None
-          ):  # -> Recognizer
+def _load(model_path: str | None, min_confidence: float | None, max_not_digit: float | None = None,
+          max_distance: float | None = None):  # -> Recognizer
     from handwritten_digits.recognize import MIN_CONFIDENCE, Recognizer
     return Recognizer.load(model_path, MIN_CONFIDENCE if min_confidence is None else min_confidence,
-                           max_not_digit)
+                           max_not_digit, max_distance)
 
 
 def _explain(folder: Path, file: str, index: int, image: np.ndarray | None) -> None:
@@ -81,10 +84,11 @@ def _explain(folder: Path, file: str, index: int, image: np.ndarray | None) -> N
               help="Save the 28x28 image the model saw for each input into this folder.")
 @_min_conf
 @_max_other
+@_max_distance
 def predict(inputs: tuple[str, ...], model_path: str | None, as_json: bool, explain_dir: str | None,
-            min_confidence: float | None, max_not_digit: float | None) -> None:
+            min_confidence: float | None, max_not_digit: float | None, max_distance: float | None) -> None:
     """The single digit in each image (FILE_OR_DIR...), or why there is none."""
-    recognizer = _load(model_path, min_confidence, max_not_digit)
+    recognizer = _load(model_path, min_confidence, max_not_digit, max_distance)
     files = expand(inputs)
     folder = Path(explain_dir) if explain_dir else None
     if folder:
@@ -104,10 +108,11 @@ def predict(inputs: tuple[str, ...], model_path: str | None, as_json: bool, expl
 @_json
 @_min_conf
 @_max_other
+@_max_distance
 def read(inputs: tuple[str, ...], model_path: str | None, as_json: bool, min_confidence: float | None,
-         max_not_digit: float | None) -> None:
+         max_not_digit: float | None, max_distance: float | None) -> None:
     """The number (1-20 digits on one line) in each image (FILE_OR_DIR...), or why there is none."""
-    recognizer = _load(model_path, min_confidence, max_not_digit)
+    recognizer = _load(model_path, min_confidence, max_not_digit, max_distance)
     files = expand(inputs)
     _stream("read", files, READ_BATCH, recognizer.read_many, as_json,
             lambda r, seen: r.text if r.text is not None else f"- ({r.reason})")

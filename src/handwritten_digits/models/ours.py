@@ -43,12 +43,13 @@ class SmallCNN(nn.Module):
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(feat, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N,1,28,28) -> (N,num_classes)
+        return self.forward_with_features(x)[0]
+
+    def forward_with_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits and the last stage's features, max- and mean-pooled over positions (N, 2 * channels)."""
         f = self.features(x)
-        if self.head == "pool":
-            f = torch.cat([f.amax((2, 3)), f.mean((2, 3))], 1)
-        else:
-            f = f.flatten(1)
-        return self.classifier(f)
+        pooled = torch.cat([f.amax((2, 3)), f.mean((2, 3))], 1)
+        return self.classifier(pooled if self.head == "pool" else f.flatten(1)), pooled
 
 
 @register_model("fast-cnn", "small BN CNN for 99% in one CPU epoch", MNIST_MEAN, MNIST_STD)
