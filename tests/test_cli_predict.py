@@ -93,6 +93,12 @@ def test_max_distance_flag(capsys, inputs: Path) -> None:
     assert code == 2 and "--max-distance" in err
 
 
+def test_max_distance_on_a_model_without_the_score_says_so(capsys, inputs: Path, model_file: Path) -> None:
+    code, _, err = run(capsys, "predict", str(inputs / "seven.png"), "--model", str(model_file),
+                       "--max-distance", "5")
+    assert code == 0 and "no out-of-distribution score" in err
+
+
 def test_read_json(capsys, inputs: Path, model_file: Path) -> None:
     code, out, _ = run(capsys, "read", str(inputs), "--model", str(model_file), "--json")
     assert code == 0

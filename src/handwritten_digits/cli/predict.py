@@ -67,8 +67,12 @@ def _progress() -> Progress:
 def _load(model_path: str | None, min_confidence: float | None, max_not_digit: float | None = None,
           max_distance: float | None = None):  # -> Recognizer
     from handwritten_digits.recognize import MIN_CONFIDENCE, Recognizer
-    return Recognizer.load(model_path, MIN_CONFIDENCE if min_confidence is None else min_confidence,
-                           max_not_digit, max_distance)
+    rec = Recognizer.load(model_path, MIN_CONFIDENCE if min_confidence is None else min_confidence,
+                          max_not_digit, max_distance)
+    if max_distance is not None and "ood" not in rec.loaded.extra:
+        err.print("warning: this model has no out-of-distribution score; --max-distance does nothing",
+                  markup=False, highlight=False)
+    return rec
 
 
 def _explain(folder: Path, file: str, index: int, image: np.ndarray | None) -> None:
