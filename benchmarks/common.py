@@ -24,7 +24,7 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    from handwritten_digits.train import native_bf16
+    from handwritten_digits.context import native_bf16
 
     # "AMD EPYC" names both a Zen 4 with AVX-512 and BF16 and an AVX2-only part: say which
     return {"cpu": cpu, "cores": os.cpu_count(), "simd": torch.backends.cpu.get_cpu_capability(),

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from handwritten_digits.train import Context, read_metrics, shard_order
+from handwritten_digits.context import Context
+from handwritten_digits.train import read_metrics, shard_order
 
 
 def test_shards_are_disjoint_and_cover_the_data() -> None:

@@ -101,12 +101,12 @@ def test_model_args_merge_into_the_recipe() -> None:
 
 def test_bf16_only_where_the_device_computes_it(tiny_dataset: Path, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    import handwritten_digits.train as train
+    import handwritten_digits.context as context
 
     fp32 = read_metrics(fit(_config(tiny_dataset, tmp_path / "fp32", epochs=1)))[0]
-    monkeypatch.setattr(train, "native_bf16", lambda device: False)  # an AVX2-only CPU
+    monkeypatch.setattr(context, "native_bf16", lambda device: False)  # an AVX2-only CPU
     emulated = read_metrics(fit(_config(tiny_dataset, tmp_path / "a", epochs=1, precision="bf16")))[0]
-    monkeypatch.setattr(train, "native_bf16", lambda device: True)
+    monkeypatch.setattr(context, "native_bf16", lambda device: True)
     native = fit(_config(tiny_dataset, tmp_path / "b", epochs=1, precision="bf16"))
     first = read_metrics(native)[0]
     assert [r["train_precision"] for r in (fp32, emulated, first)] == ["fp32", "fp32", "bf16"]
@@ -114,7 +114,7 @@ def test_bf16_only_where_the_device_computes_it(tiny_dataset: Path, tmp_path: Pa
     assert first["train_loss"] != fp32["train_loss"]  # ... and autocast, where it runs, is bf16
     assert json.loads((native / "model.json").read_text())["metrics"]["train_precision"] == "bf16"
     # resumed on a device without native bf16, a run that began in bf16 goes on in bf16 (exactly)
-    monkeypatch.setattr(train, "native_bf16", lambda device: False)
+    monkeypatch.setattr(context, "native_bf16", lambda device: False)
     resumed = fit(_config(tiny_dataset, native, epochs=2, precision="bf16"), resume=True)
     assert [r["train_precision"] for r in read_metrics(resumed)] == ["bf16", "bf16"]
 
@@ -122,7 +122,7 @@ def test_bf16_only_where_the_device_computes_it(tiny_dataset: Path, tmp_path: Pa
 def test_native_bf16_asks_the_hardware(monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
 
-    from handwritten_digits.train import native_bf16
+    from handwritten_digits.context import native_bf16
 
     cpu = torch.device("cpu")
     for caps, native in (({"avx2": True}, False), ({"avx512_bf16": True}, True), ({"amx_bf16": True}, True)):

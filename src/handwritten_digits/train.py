@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import random
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -24,6 +23,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from handwritten_digits.context import Context, setup_context
 from handwritten_digits.data.datasets import Split, load_split
 from handwritten_digits.errors import DigitsError
 from handwritten_digits.evaluate import infer, prepare
@@ -108,60 +108,6 @@ class LogReporter:
 
     def epoch_end(self, record: dict[str, Any]) -> None:
         log.info("epoch %d: %s", record["epoch"], record)
-
-
-@dataclass
-class Context:
-    """Process-level facts resolved once: device and distributed rank."""
-
-    device: torch.device
-    rank: int = 0
-    world: int = 1
-    bf16: bool = False  # train under bf16 autocast
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise DigitsError("--device cuda: no CUDA device is available here; use --device cpu")
-    return torch.device(name)
-
-
-def setup_context(config: TrainConfig) -> Context:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    device = resolve_device(config.device)
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    rank = dist.get_rank() if world > 1 else 0
-    if device.type == "cuda" and world > 1:
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        torch.cuda.set_device(device)
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    bf16 = config.precision == "bf16" and native_bf16(device)
-    if config.precision == "bf16" and not bf16 and rank == 0:
-        log.warning("this %s does not compute bf16 natively: training in fp32, many times faster here "
-                    "than emulated bf16", "GPU" if device.type == "cuda" else "CPU (no AVX512-BF16 or AMX)")
-    return Context(device, rank, world, bf16)
-
-
-def native_bf16(device: torch.device) -> bool:
-    """Whether `device` computes bf16 in hardware. A CPU without AVX512-BF16 or AMX emulates bf16
-    autocast about ten times slower than fp32 (the fast recipe on a 2-core AVX2 CPU: 169 s against 18 s)."""
-    if device.type == "cuda":  # by default this also counts a GPU that emulates bf16 (before Ampere)
-        return torch.cuda.is_bf16_supported(including_emulation=False)
-    caps = torch.cpu.get_capabilities()
-    return bool(caps.get("avx512_bf16") or caps.get("amx_bf16"))
-
-
-def is_main_process() -> bool:
-    """Rank 0 of a torchrun job, or a plain single process."""
-    return int(os.environ.get("RANK", "0")) == 0
 
 
 def seed_everything(seed: int) -> None:

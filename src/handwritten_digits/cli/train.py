@@ -113,7 +113,8 @@ def train(recipe: str | None, resume_run: str | None, nproc: int | None, dry_run
     if nproc and nproc > 1:
         _torchrun(nproc)
         return
-    from handwritten_digits.train import fit, is_main_process
+    from handwritten_digits.context import is_main_process
+    from handwritten_digits.train import fit
     resume = resume_run is not None
     if resume:
         config = _resumed_config(resume_run)
