@@ -25,13 +25,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file
 from torch import nn
 
 from handwritten_digits.augment import POLICIES
 from handwritten_digits.data.datasets import load_split
 from handwritten_digits.errors import DigitsError
-from handwritten_digits.modelio import load_model, read_sidecar, save_model
+from handwritten_digits.modelio import load_model, save_with
 from handwritten_digits.models import create_model
 from handwritten_digits.models.ours import MNIST_MEAN, MNIST_STD
 from handwritten_digits.preprocess import prepare
@@ -121,12 +120,8 @@ def attach(model_spec: str | Path | None, gate: nn.Module, out: Path, threshold:
     if loaded.meta.get("model") == "ensemble":
         raise DigitsError(f"{loaded.path}: a gate cannot be attached to an ensemble; attach it to a "
                           "single model")
-    meta = dict(read_sidecar(loaded.path))
-    meta["gate"] = {"model": GATE_MODEL, "model_args": GATE_ARGS, "threshold": threshold,
-                    "metrics": metrics or {}}
-    state = {k: v for k, v in load_file(str(loaded.path)).items() if not k.startswith("gate.")}
-    state |= {f"gate.{k}": v.contiguous() for k, v in gate.state_dict().items()}
-    return save_model(out, state, meta)
+    entry = {"model": GATE_MODEL, "model_args": GATE_ARGS, "threshold": threshold, "metrics": metrics or {}}
+    return save_with(loaded.path, out, "gate", entry, gate.state_dict())
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -92,6 +92,17 @@ def save_model(path: str | os.PathLike, model: nn.Module | dict[str, torch.Tenso
     return path
 
 
+def save_with(weights: Path, out: str | os.PathLike, key: str, entry: dict,
+              tensors: dict[str, torch.Tensor]) -> Path:
+    """Write a copy of the model file `weights` whose `key.*` tensors and sidecar entry `key` are
+    replaced by `tensors` and `entry` (how a gate or an OOD score is attached to a model)."""
+    prefix = f"{key}."
+    meta = {**read_sidecar(weights), key: entry}
+    state = {k: v for k, v in load_file(str(weights)).items() if not k.startswith(prefix)}
+    state |= {prefix + k: v.contiguous() for k, v in tensors.items()}
+    return save_model(out, state, meta)
+
+
 def _resolve_file(spec: str | os.PathLike) -> Path:
     p = Path(spec).expanduser()
     if p.is_dir():

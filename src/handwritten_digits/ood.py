@@ -19,11 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
 
 from handwritten_digits.errors import DigitsError
 from handwritten_digits.evaluate import prepare
-from handwritten_digits.modelio import OOD_PREFIX, LoadedModel, load_model, read_sidecar, save_model
+from handwritten_digits.modelio import LoadedModel, load_model, save_with
 
 THRESHOLD = 1150.0  # squared distance above which an input is not a digit: chosen on the real-world
 # tune split and the other collection's tune half (benchmarks/ood_threshold.py); MNIST validation
@@ -93,12 +92,9 @@ def attach(model_spec: str | Path | None, out: Path, threshold: float = THRESHOL
         train = load_split(dataset, "train")
         data = (train.images, train.labels)
     stats = fit(loaded, *data)
-    meta = dict(read_sidecar(loaded.path))
-    meta["ood"] = {"threshold": threshold, "fitted_on": fitted_on,
-                   "ridge": RIDGE, "features": "last stage, max- and mean-pooled"}
-    state = {k: v for k, v in load_file(str(loaded.path)).items() if not k.startswith(OOD_PREFIX)}
-    state |= {f"{OOD_PREFIX}{k}": v.contiguous() for k, v in stats.items()}
-    return save_model(out, state, meta)
+    entry = {"threshold": threshold, "fitted_on": fitted_on, "ridge": RIDGE,
+             "features": "last stage, max- and mean-pooled"}
+    return save_with(loaded.path, out, "ood", entry, stats)
 
 
 def main(argv: list[str] | None = None) -> None:
