@@ -6,6 +6,9 @@ the reference's. Training time is the sum of epoch times (evaluation excluded); 
 computed after every epoch for this report only — nothing is selected on it.
 
     python -m benchmarks.time_to_accuracy --recipes fast,medium --seeds 0,1,2 --reference seed
+
+A recipe name may end in /fp32 or /bf16 to override the recipe's precision (`fast,fast/fp32`: what
+bf16 autocast buys on this machine, in one run); the precision that ran is recorded per run.
 """
 
 from __future__ import annotations
@@ -29,10 +32,12 @@ def time_to(history: list[dict], threshold: float) -> float | None:
 
 
 def run_recipe(name: str, seed: int) -> dict:
+    recipe, _, precision = name.partition("/")
     with tempfile.TemporaryDirectory() as tmp:
-        history = read_metrics(fit(recipe_config(name, seed=seed, out=f"{tmp}/run"), remember=False))
+        config = recipe_config(recipe, seed=seed, out=f"{tmp}/run", precision=precision or None)
+        history = read_metrics(fit(config, remember=False))
     final = history[-1]
-    row = {"recipe": name, "seed": seed, "epochs": len(history),
+    row = {"recipe": name, "seed": seed, "epochs": len(history), "precision": final.get("train_precision"),
            "train_time_s": final["train_time_s"], "final_test_acc": final["test_acc"],
            "per_epoch": [{k: r[k] for k in ("epoch", "train_time_s", "val_acc", "test_acc")}
                          for r in history]}
@@ -63,7 +68,10 @@ def summarise(rows: list[dict], reference: str) -> list[dict]:
 def markdown(summary: list[dict], info: dict) -> str:
     def fmt(x: float | None) -> str:
         return "—" if x is None else f"{x:.1f} s"
-    lines = [f"Measured on {info['cpu']} ({info['cores']} cores), torch {info['torch']}, {info['date']}.",
+    simd = f", {info['simd']}, native bf16: {'yes' if info['native_bf16'] else 'no'}" if "simd" in info \
+        else ""
+    lines = [f"Measured on {info['cpu']} ({info['cores']} cores{simd}), torch {info['torch']}, "
+             f"{info['date']}.",
              "", "| recipe | seeds | median final test acc | median train time | to 99.0% | to 99.5% | "
              "to 99.7% | time vs seed-cnn |", "|---|---|---|---|---|---|---|---|"]
     for e in summary:
