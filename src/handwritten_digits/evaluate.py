@@ -5,6 +5,8 @@ Both are small and pure; printing and plotting live in the callers (CLI, report)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -20,17 +22,23 @@ def prepare(images: torch.Tensor, mean: float, std: float) -> torch.Tensor:
     return x
 
 
+def batches(model: nn.Module, images: torch.Tensor, mean: float, std: float, batch_size: int = 256,
+            device: str | torch.device = "cpu") -> Iterator[torch.Tensor]:
+    """`model` in eval mode, and `images` as its normalised channels-last input, `batch_size` at a time."""
+    if any(m.training for m in model.modules()):  # eval() costs more than this check per call when
+        model.eval()  # serving one image at a time
+    for start in range(0, len(images), batch_size):
+        x = prepare(images[start:start + batch_size], mean, std).to(device)
+        yield x.contiguous(memory_format=torch.channels_last)
+
+
 @torch.inference_mode()
 def infer(model: nn.Module, images: torch.Tensor, mean: float = 0.0, std: float = 1.0,
           batch_size: int = 256, device: str | torch.device = "cpu",
           tta: bool = False) -> torch.Tensor:
     """Logits (N, C) float32 for uint8 images (N, 28, 28); `tta` averages shifted copies."""
-    if any(m.training for m in model.modules()):  # eval() costs more than this check per call when
-        model.eval()  # serving one image at a time
     out = []
-    for start in range(0, len(images), batch_size):
-        x = prepare(images[start:start + batch_size], mean, std).to(device)
-        x = x.contiguous(memory_format=torch.channels_last)
+    for x in batches(model, images, mean, std, batch_size, device):
         if tta:
             from handwritten_digits.augment import tta_views
             logits = torch.stack([model(v).float().log_softmax(1) for v in tta_views(x)]).mean(0)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from handwritten_digits.errors import DigitsError
-from handwritten_digits.evaluate import prepare
+from handwritten_digits.evaluate import batches
 from handwritten_digits.modelio import LoadedModel, load_model, save_with
 
 THRESHOLD = 1150.0  # squared distance above which an input is not a digit: chosen on the real-world
@@ -40,9 +40,8 @@ def logits_and_features(loaded: LoadedModel, images: np.ndarray | torch.Tensor, 
     """(N, 28, 28) uint8 -> logits (N, C) and pooled features (N, D), in one pass of the classifier."""
     images = torch.from_numpy(np.ascontiguousarray(images)) if isinstance(images, np.ndarray) else images
     logits, feats = [], []
-    for start in range(0, len(images), batch_size):
-        x = prepare(images[start:start + batch_size], loaded.mean, loaded.std)
-        out, f = loaded.model.forward_with_features(x.contiguous(memory_format=torch.channels_last))
+    for x in batches(loaded.model, images, loaded.mean, loaded.std, batch_size):
+        out, f = loaded.model.forward_with_features(x)
         logits.append(out.float())
         feats.append(f.float())
     if not logits:

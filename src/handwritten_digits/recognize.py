@@ -102,8 +102,11 @@ class Recognizer:
         lm = self.loaded
         if len(images) == 0:
             return torch.empty(0, len(lm.class_names))
-        logits = infer(lm.model, torch.from_numpy(np.ascontiguousarray(images)), lm.mean, lm.std)
-        return (logits / lm.temperature).softmax(1)
+        images_t = torch.from_numpy(np.ascontiguousarray(images))
+        return self._calibrated(infer(lm.model, images_t, lm.mean, lm.std))
+
+    def _calibrated(self, logits: torch.Tensor) -> torch.Tensor:
+        return (logits / self.loaded.temperature).softmax(1)
 
     @property
     def gate_threshold(self) -> float:
@@ -135,8 +138,7 @@ class Recognizer:
         if stats is None or not has_features(self.loaded) or len(images) == 0:
             return self.probabilities(images).numpy(), self.not_digit(images), np.zeros(len(images))
         logits, feats = logits_and_features(self.loaded, images)
-        probs = (logits / self.loaded.temperature).softmax(1)
-        return probs.numpy(), self.not_digit(images), distance(feats, stats)
+        return self._calibrated(logits).numpy(), self.not_digit(images), distance(feats, stats)
 
     def not_digit(self, images: np.ndarray) -> np.ndarray:
         """(N, 28, 28) uint8 -> (N,) the gate's probability that each is not a digit (0 without one)."""
