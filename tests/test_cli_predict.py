@@ -113,3 +113,25 @@ def test_plain_output(capsys, inputs: Path, model_file: Path) -> None:
     code, out, err = run(capsys, "predict", str(inputs / "blank.png"), str(inputs / "text.png"),
                          "--model", str(model_file))
     assert code == 0 and "blank.png: - (blank)" in out and "text.png: error" in err
+
+
+def test_an_error_is_one_whole_line_naming_the_file_once(capsys, tmp_path: Path, model_file: Path) -> None:
+    """Piped or captured output is not wrapped at 80 columns, and the file is not named twice."""
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    (deep / "zero.png").write_bytes(b"")
+    code, _, err = run(capsys, "predict", str(deep / "zero.png"), "--model", str(model_file))
+    assert code == 2
+    assert err.splitlines() == [f"{deep / 'zero.png'}: error: empty file (0 bytes), not an image"]
+
+
+def test_a_directory_without_images_is_a_failed_input(capsys, inputs: Path, tmp_path: Path,
+                                                      model_file: Path) -> None:
+    empty = tmp_path / "nothing"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("no image here")
+    for command in ("predict", "read"):
+        code, out, err = run(capsys, command, str(empty), "--model", str(model_file))
+        assert code == 2 and out == "" and f"{empty}: error: no image files" in err
+    code, out, err = run(capsys, "predict", str(empty), str(inputs / "seven.png"), "--model", str(model_file))
+    assert code == 0 and "seven.png" in out and "no image files" in err

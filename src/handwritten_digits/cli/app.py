@@ -13,8 +13,9 @@ from rich.console import Console
 
 from handwritten_digits.errors import DigitsError
 
-err = Console(stderr=True)
-out = Console()
+# soft_wrap: a line goes out whole when stdout/stderr is a pipe or a file (rich wraps at 80 columns there)
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 _DEBUG = False
 
 

@@ -40,18 +40,24 @@ _max_distance = click.option("--max-distance", type=click.FloatRange(0.0, min_op
                              "nearest digit class is above this (default: the model's own threshold).")
 
 
-def expand(inputs: tuple[str, ...]) -> list[str]:
-    """Files as given, plus the image files under each directory (sorted, recursive)."""
+def expand(inputs: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """Files as given, plus the image files under each directory (sorted, recursive); and the
+    directories that hold none."""
     files: list[str] = []
+    empty: list[str] = []
     for item in inputs:
         if os.path.isdir(item):
+            found = []
             for root, dirs, names in os.walk(item):
                 dirs.sort()
-                files += [os.path.join(root, n) for n in sorted(names)
+                found += [os.path.join(root, n) for n in sorted(names)
                           if Path(n).suffix.lower() in IMAGE_SUFFIXES]
+            files += found
+            if not found:
+                empty.append(item)
         else:
             files.append(item)
-    return files
+    return files, empty
 
 
 def batches(files: list[str], size: int = BATCH) -> Iterator[list[str]]:
@@ -93,7 +99,7 @@ def predict(inputs: tuple[str, ...], model_path: str | None, as_json: bool, expl
             min_confidence: float | None, max_not_digit: float | None, max_distance: float | None) -> None:
     """The single digit in each image (FILE_OR_DIR...), or why there is none."""
     recognizer = _load(model_path, min_confidence, max_not_digit, max_distance)
-    files = expand(inputs)
+    files, empty = expand(inputs)
     folder = Path(explain_dir) if explain_dir else None
     if folder:
         folder.mkdir(parents=True, exist_ok=True)
@@ -103,7 +109,7 @@ def predict(inputs: tuple[str, ...], model_path: str | None, as_json: bool, expl
             _explain(folder, r.file or "input", seen, r.model_input)
         return f"- ({r.reason})" if r.digit is None else f"{r.digit} ({r.confidence:.3f})"
 
-    _stream("predict", files, BATCH, recognizer.predict_many, as_json, show)
+    _stream("predict", files, empty, BATCH, recognizer.predict_many, as_json, show)
 
 
 @click.command()
@@ -117,16 +123,20 @@ def read(inputs: tuple[str, ...], model_path: str | None, as_json: bool, min_con
          max_not_digit: float | None, max_distance: float | None) -> None:
     """The number (1-20 digits on one line) in each image (FILE_OR_DIR...), or why there is none."""
     recognizer = _load(model_path, min_confidence, max_not_digit, max_distance)
-    files = expand(inputs)
-    _stream("read", files, READ_BATCH, recognizer.read_many, as_json,
+    files, empty = expand(inputs)
+    _stream("read", files, empty, READ_BATCH, recognizer.read_many, as_json,
             lambda r, seen: r.text if r.text is not None else f"- ({r.reason})")
 
 
-def _stream(name: str, files: list[str], size: int, answer: Callable[[list[str]], list],
+def _stream(name: str, files: list[str], empty: list[str], size: int, answer: Callable[[list[str]], list],
             as_json: bool, show: Callable[[Any, int], str]) -> None:
     """Answer `files` in batches of `size` under a progress bar: one JSON object or one line each
-    (`show(result, index)`), errors on stderr; exit status 2 when every file failed."""
-    failed = seen = 0
+    (`show(result, index)`), errors on stderr; exit status 2 when every input (a file, or a directory
+    in `empty`, which holds no image file) failed."""
+    for folder in empty:
+        err.print(f"{folder}: error: no image files in this directory (looked for "
+                  f"{', '.join(sorted(IMAGE_SUFFIXES))})", markup=False, highlight=False)
+    failed, seen = len(empty), 0
     with _progress() as bar:
         task = bar.add_task(name, total=len(files))
         for chunk in batches(files, size):
@@ -137,9 +147,10 @@ def _stream(name: str, files: list[str], size: int, answer: Callable[[list[str]]
                 seen += 1
                 if as_json:
                     print(json.dumps(r.to_dict()), flush=True)
-                elif r.error:
-                    err.print(f"{r.file}: error: {r.error}", markup=False, highlight=False)
+                elif r.error:  # the library's messages begin with the file's name already
+                    message = r.error.removeprefix(f"{r.file}: ")
+                    err.print(f"{r.file}: error: {message}", markup=False, highlight=False)
                 else:
                     out.print(f"{r.file}: {text}", markup=False, highlight=False)
-    if files and failed == len(files):
+    if failed == len(files) + len(empty):
         raise SystemExit(2)
