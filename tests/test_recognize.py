@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from handwritten_digits.errors import ModelError
 from handwritten_digits.modelio import LoadedModel, make_sidecar
@@ -440,3 +440,20 @@ def test_a_five_whose_flag_was_written_apart_is_read_with_it() -> None:
         assert r.text == "4537"
         x, y, w, h = r.digits[1].box
         assert y <= 46 and x + w >= 190  # the 5's box holds its flag
+
+
+def _printed(text: str) -> Image.Image:
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 60)
+    img = Image.new("L", (60 * len(text) + 80, 140), 255)
+    ImageDraw.Draw(img).text((40, 30), text, fill=0, font=font)
+    return img
+
+
+def test_a_word_is_not_read_as_a_number() -> None:
+    """Letters the gate refuses are not dropped into the number: "hello" was read as 60110."""
+    rec = Recognizer.load()
+    for word in ("hello", "A1", "1a"):
+        r = rec.read(_printed(word))
+        assert r.text is None and r.reason == "not_a_digit", (word, r.text)
+    for number in ("2024", "75012"):
+        assert rec.read(_printed(number)).text == number

@@ -43,6 +43,11 @@ MIN_CONFIDENCE = 0.5  # below this the answer is "unreadable"
 READ_WORK_SIDE = 448  # px: the digits of a number are small; find them on a finer copy than one digit
 FLAT_GATE = 0.5  # the flat look ignores shading, so its answer needs a surer gate (P(not a digit) below)
 RETRY_STEP = 3  # working copies shrunk this much (a 640x480 photo) fade a thin pen: see predict_many
+# `read`: a number with this many parts that are not digits (or one, when it has at most two parts) is
+# not a number ("hello" read as 60110). One odd part in a longer number is let through: the gate
+# refuses a digit cut from a touching neighbour now and then (one part of 37 of 2,000 tune numbers
+# read right)
+MAX_NOT_DIGITS = 2
 RETRY_REASONS = ("blank", "not_a_digit", "multiple_digits")
 REASONS = (None, "blank", "not_a_digit", "multiple_digits", "unreadable", "error")
 
@@ -286,7 +291,8 @@ class Recognizer:
         reasons = [shape_reason(measured[id(g)] if id(g) in measured else ink.shape(g.mask), alone=False)
                    or ("not_a_digit" if q > gate_threshold or d > self.ood_threshold else None)
                    for g, q, d in zip(parts, other, far, strict=True)]
-        if all(r is not None for r in reasons):
+        refused = sum(r is not None for r in reasons)
+        if refused >= MAX_NOT_DIGITS or refused and len(parts) <= MAX_NOT_DIGITS:
             return Reading(name, None, digits, "not_a_digit"), shapes
         if min(d.confidence for d in digits) < self.min_confidence:
             return Reading(name, None, digits, "unreadable"), shapes
