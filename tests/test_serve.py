@@ -140,11 +140,8 @@ def test_model_health_docs_page(client: TestClient) -> None:
     assert "http" not in client.get("/static/style.css").text  # offline: no external resources
 
 
-def test_read_is_501_until_implemented_then_readings(client: TestClient, digit_pngs: list) -> None:
+def test_read_returns_readings(client: TestClient, digit_pngs: list) -> None:
     status, body = post_file(client, digit_pngs[0][1], url="/v1/read")
-    if status == 501:
-        assert "not available" in body["error"]
-        return
     assert status == 200
     (reading,) = body["readings"]
     assert {"file", "text", "digits", "reason", "error"} <= set(reading)
@@ -202,6 +199,23 @@ def test_not_an_image_is_415(client: TestClient) -> None:
     b64 = base64.b64encode(b"GIF89a-truncated").decode()
     assert_error(client.post("/v1/predict", json={"image": b64}), 415)
     assert_error(client.post("/v1/read", files={"file": ("a.txt", b"hello", "text/plain")}), 415)
+
+
+def test_a_bad_image_among_several_is_that_items_error(client: TestClient, digit_pngs: list) -> None:
+    """Like `digits predict` on a folder: the other images are answered, each error names its file."""
+    jpeg = io.BytesIO()
+    Image.fromarray(np.full((64, 64), 200, np.uint8)).save(jpeg, "JPEG")
+    files = [("file", ("d.png", digit_pngs[0][1], "image/png")), ("file", ("a.txt", b"hello", "text/plain")),
+             ("file", ("cut.jpg", jpeg.getvalue()[:300], "image/jpeg"))]
+    for url, key in (("/v1/predict", "predictions"), ("/v1/read", "readings")):
+        r = client.post(url, files=files)
+        assert r.status_code == 200, r.text
+        first, text, cut = r.json()[key]
+        assert first["file"] == "d.png" and first["error"] is None
+        assert text["file"] == "a.txt" and text["reason"] == "error"
+        assert "a.txt: not an image" in text["error"]
+        assert cut["file"] == "cut.jpg" and cut["reason"] == "error" and cut["error"].startswith("cut.jpg: ")
+    assert_error(client.post("/v1/predict", files=files[1:]), 415, "a.txt")
 
 
 def test_wrong_content_type_is_415(client: TestClient) -> None:

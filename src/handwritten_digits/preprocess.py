@@ -31,6 +31,11 @@ from handwritten_digits.morph import dilate, erode, max_filter
 ImageInput = str | os.PathLike | bytes | np.ndarray | Image.Image
 
 MAX_PIXELS = int(os.environ.get("DIGITS_MAX_PIXELS", 40_000_000))  # refuse larger images undecoded
+# What `decode` opens (Pillow's format names): the photo, scan and drawing formats, nothing that hands
+# the bytes to an outside program (EPS goes to Ghostscript) or that no camera or app writes
+FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF", "AVIF", "PPM", "ICO", "TGA")
+FORMAT_NAMES = ("PNG", "JPEG", "WebP", "BMP", "GIF", "TIFF", "AVIF", "PPM", "ICO", "TGA")
+BYTES_NAME = "<bytes>"  # what error messages call an image given as bytes
 FULL_SIDE = 1024  # px: long side kept for rendering (JPEGs are decoded at this size via draft())
 BOX = 20  # px: MNIST scales the ink into a 20x20 box ...
 SIZE = 28  # ... centred by center of mass in a 28x28 frame
@@ -65,7 +70,7 @@ def decode(source: ImageInput, max_pixels: int | None = None, draft: int | None 
         return source
     if isinstance(source, np.ndarray):
         return _from_array(source)
-    name = "<bytes>"
+    name = BYTES_NAME
     if isinstance(source, str | os.PathLike):
         name = str(source)
         try:
@@ -78,11 +83,11 @@ def decode(source: ImageInput, max_pixels: int | None = None, draft: int | None 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(source))
+            img = Image.open(io.BytesIO(source), formats=FORMATS)
     except Image.DecompressionBombError:
         raise ImageError(f"{name}: image too large (over {limit:,} pixels), refused") from None
     except UnidentifiedImageError:
-        raise ImageError(f"{name}: not a readable image (not a format Pillow knows)") from None
+        raise ImageError(f"{name}: not an image in a format read here ({', '.join(FORMAT_NAMES)})") from None
     except (OSError, ValueError, SyntaxError) as e:
         raise ImageError(f"{name}: not a readable image ({_short(e)})") from None
     w, h = img.size

@@ -3,7 +3,8 @@
 `BodyLimitMiddleware` refuses a body over the upload limit from its Content-Length, and counts the
 bytes as they stream so a lying or chunked body is cut off at the limit, never read whole.
 `read_uploads` accepts multipart file(s) or JSON {"image": base64 | data URL | [...]}, then checks
-that each upload is an image within the pixel limit by reading only its header.
+that each upload is an image within the pixel limit by reading only its header (one that is not is
+refused alone, and answered as that file's error among several).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import base64
 import binascii
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PIL import Image, UnidentifiedImageError
 from pydantic import ValidationError
@@ -21,6 +22,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from handwritten_digits.preprocess import FORMAT_NAMES, FORMATS
 from handwritten_digits.serve.schemas import ImageJSON
 from handwritten_digits.serve.settings import Settings
 
@@ -32,6 +34,7 @@ HOW_TO_SEND = ('send multipart/form-data with image file(s), or JSON '
 class Upload:
     name: str | None
     data: bytes
+    problem: HTTPException | None = None  # not an image we take (415) or too many pixels (413)
 
 
 class BodyTooLarge(Exception):
@@ -88,8 +91,12 @@ async def read_uploads(request: Request, settings: Settings) -> list[Upload]:
     if len(uploads) > settings.max_files:
         raise HTTPException(413, f"{len(uploads)} images is over the limit of "
                                  f"{settings.max_files} per request")
-    for upload in uploads:
-        check_image(upload, settings.max_pixels)
+    # one upload that is not an image answers for itself (415, 413); among several it is that file's
+    # error and the others are answered, as `digits predict` does with a folder
+    uploads = [replace(u, problem=image_problem(u, settings.max_pixels)) for u in uploads]
+    first = next((u.problem for u in uploads if u.problem is not None), None)
+    if first is not None and all(u.problem is not None for u in uploads):
+        raise first
     return uploads
 
 
@@ -131,17 +138,19 @@ def decode_base64(text: str) -> bytes:
     return data
 
 
-def check_image(upload: Upload, max_pixels: int) -> None:
-    """415 unless the bytes open as an image; 413 over the pixel limit. Reads the header only."""
+def image_problem(upload: Upload, max_pixels: int) -> HTTPException | None:
+    """415 unless the bytes open as an image of a format we read; 413 over the pixel limit; None when
+    it is fine. Reads the header only."""
     name = upload.name or "image"
     try:
-        with Image.open(io.BytesIO(upload.data)) as img:
+        with Image.open(io.BytesIO(upload.data), formats=FORMATS) as img:
             width, height = img.size
     except Image.DecompressionBombError:
-        raise HTTPException(413, f"{name}: too many pixels (limit {max_pixels:,})") from None
+        return HTTPException(413, f"{name}: too many pixels (limit {max_pixels:,})")
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        raise HTTPException(415, f"{name}: not an image Pillow can read (send PNG, JPEG, "
-                                 "WebP, BMP, ...)") from None
+        return HTTPException(415, f"{name}: not an image in a format read here "
+                                  f"({', '.join(FORMAT_NAMES)})")
     if width * height > max_pixels:
-        raise HTTPException(413, f"{name}: {width}x{height} is {width * height:,} pixels, over "
-                                 f"the limit of {max_pixels:,}")
+        return HTTPException(413, f"{name}: {width}x{height} is {width * height:,} pixels, over "
+                                  f"the limit of {max_pixels:,}")
+    return None

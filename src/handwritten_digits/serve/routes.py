@@ -26,7 +26,8 @@ STATIC = Path(__file__).parent / "static"
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": text} for code, text in (
         (413, "Body over the upload limit, image over the pixel limit, or too many images"),
-        (415, "Not an image, or not multipart/JSON"),
+        (415, "Not multipart/JSON, or no image in it could be read (each unreadable one among several "
+              "is that item's error)"),
         (422, "Malformed JSON, base64 or multipart body"),
     )
 }
@@ -59,9 +60,7 @@ async def predict(request: Request, include_image: bool = Query(
     return {"predictions": await service.predict(uploads, preview=include_image)}
 
 
-@api.post("/read", response_model=ReadResponse,
-          responses=ERRORS | {501: {"model": ErrorBody, "description": "Not available yet"}},
-          openapi_extra=IMAGE_BODY)
+@api.post("/read", response_model=ReadResponse, responses=ERRORS, openapi_extra=IMAGE_BODY)
 async def read(request: Request, service: DigitService = Depends(get_service),
                settings: Settings = Depends(get_settings)) -> dict[str, Any]:
     """The number in each image, read left to right: the objects `digits read --json` prints."""

@@ -11,6 +11,7 @@ import base64
 import contextlib
 import hashlib
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,8 @@ from starlette.exceptions import HTTPException
 from handwritten_digits.errors import DigitsError
 from handwritten_digits.modelio import LoadedModel
 from handwritten_digits.models import get_entry
-from handwritten_digits.recognize import Recognizer
+from handwritten_digits.preprocess import BYTES_NAME
+from handwritten_digits.recognize import Prediction, Reading, Recognizer
 from handwritten_digits.serve.batching import MicroBatcher
 from handwritten_digits.serve.inputs import Upload
 from handwritten_digits.serve.metrics import Metrics
@@ -47,37 +49,46 @@ class DigitService:
         predictions = self.recognizer.predict_many([job.upload.data for job in jobs])
         out = []
         for job, p in zip(jobs, predictions, strict=True):
-            answer = p.to_dict() | {"file": job.upload.name}
+            answer = _named(p.to_dict(), job.upload)
             if job.preview and p.model_input is not None:
                 answer["image"] = png_data_url(p.model_input)
             out.append(answer)
         return out
 
     async def predict(self, uploads: list[Upload], preview: bool = False) -> list[dict[str, Any]]:
-        jobs = [Job(u, preview) for u in uploads]
+        jobs = [Job(u, preview) for u in uploads if u.problem is None]
         if len(jobs) == 1:
-            answers = [await self.batcher.submit(jobs[0])]
+            done = [await self.batcher.submit(jobs[0])]
         else:
-            answers = list(await asyncio.gather(*(self.batcher.submit(j) for j in jobs)))
+            done = list(await asyncio.gather(*(self.batcher.submit(j) for j in jobs)))
+        answered = iter(done)
+        answers = [next(answered) if u.problem is None else _named(Prediction(
+            None, None, 0.0, [0.0] * 10, "error", u.problem.detail).to_dict(), u) for u in uploads]
+        return self._checked(answers, lambda a: a["digit"])
+
+    async def read(self, uploads: list[Upload]) -> list[dict[str, Any]]:
+        fine = [u for u in uploads if u.problem is None]
+        answered = iter(await run_in_threadpool(self.recognizer.read_many, [u.data for u in fine]))
+        answers = [_named((next(answered) if u.problem is None else
+                           Reading(None, None, [], "error", u.problem.detail)).to_dict(), u) for u in uploads]
+        return self._checked(answers, lambda a: None)
+
+    def _checked(self, answers: list[dict[str, Any]], digit: Callable[[dict], int | None]
+                 ) -> list[dict[str, Any]]:
+        """The answers, counted; a 415 with the first error when every image failed."""
         for a in answers:
-            self.metrics.observe_answer(a["digit"], a["reason"])
+            self.metrics.observe_answer(digit(a), a["reason"])
         if all(a["error"] for a in answers):
             raise HTTPException(415, answers[0]["error"])
         return answers
 
-    async def read(self, uploads: list[Upload]) -> list[dict[str, Any]]:
-        try:
-            readings = await run_in_threadpool(self.recognizer.read_many,
-                                               [u.data for u in uploads])
-        except NotImplementedError as e:
-            raise HTTPException(501, f"reading numbers is not available in this version ({e}); "
-                                     "use /v1/predict for one digit") from None
-        answers = [r.to_dict() | {"file": u.name} for u, r in zip(uploads, readings, strict=True)]
-        for a in answers:
-            self.metrics.observe_answer(None, a["reason"])
-        if all(a["error"] for a in answers):
-            raise HTTPException(415, answers[0]["error"])
-        return answers
+
+def _named(answer: dict[str, Any], upload: Upload) -> dict[str, Any]:
+    """The answer under the upload's file name, which its error message names too (the library, given
+    bytes, calls them "<bytes>")."""
+    if answer["error"]:
+        answer["error"] = answer["error"].replace(BYTES_NAME, upload.name or "image", 1)
+    return answer | {"file": upload.name}
 
 
 def png_data_url(image: Any) -> str:
