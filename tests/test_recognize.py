@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from handwritten_digits.errors import ModelError
+from handwritten_digits.errors import DigitsError, ModelError
 from handwritten_digits.modelio import LoadedModel, make_sidecar
 from handwritten_digits.models import create_model
 from handwritten_digits.recognize import Prediction, Reading, Recognizer
@@ -94,8 +94,32 @@ def test_min_confidence_is_overridable() -> None:
 
 
 def test_public_api_import() -> None:
+    import handwritten_digits
+    from handwritten_digits import DigitBox, Reading
     from handwritten_digits import Recognizer as Exported
-    assert Exported is Recognizer
+    assert Exported is Recognizer and Reading.__name__ == "Reading" and DigitBox.__name__ == "DigitBox"
+    assert {"Recognizer", "Prediction", "Reading", "DigitBox"} <= set(dir(handwritten_digits))
+
+
+def test_any_input_is_answered_never_raised(recognizer: Recognizer, tmp_path: Path) -> None:
+    """An open file or a BytesIO is read; what is not an image is that item's error, not an exception
+    that loses the batch."""
+    path = tmp_path / "blank.png"
+    Image.fromarray(NOT_DIGITS["blank canvas"]).save(path)
+    with open(path, "rb") as f:
+        opened, buffered, nothing, number, listed = recognizer.predict_many(
+            [f, io.BytesIO(path.read_bytes()), None, 7, [1, 2]])
+    assert opened.reason == "blank" and buffered.reason == "blank"
+    for p, kind in ((nothing, "NoneType"), (number, "int"), (listed, "list")):
+        assert p.reason == "error" and p.error.startswith(f"{kind} is not an image")
+    assert recognizer.read(io.BytesIO(path.read_bytes())).reason == "blank"
+
+
+@pytest.mark.parametrize("arg", [{"min_confidence": 2}, {"min_confidence": -0.1}, {"max_not_digit": -1},
+                                 {"max_not_digit": 1.5}, {"min_confidence": True}])
+def test_thresholds_outside_0_1_are_refused(arg: dict) -> None:
+    with pytest.raises(DigitsError, match="between 0 and 1"):
+        Recognizer(untrained().loaded, **arg)
 
 
 # --- with the real default model and MNIST test digits ---------------------------------------------

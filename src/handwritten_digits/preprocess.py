@@ -18,6 +18,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -28,7 +29,7 @@ from handwritten_digits.ink import Ink, Shape, find_ink
 from handwritten_digits.masks import bbox, stroke_width
 from handwritten_digits.morph import dilate, erode, max_filter
 
-ImageInput = str | os.PathLike | bytes | np.ndarray | Image.Image
+ImageInput = str | os.PathLike | bytes | BinaryIO | np.ndarray | Image.Image
 
 MAX_PIXELS = int(os.environ.get("DIGITS_MAX_PIXELS", 40_000_000))  # refuse larger images undecoded
 # What `decode` opens (Pillow's format names): the photo, scan and drawing formats, nothing that hands
@@ -77,6 +78,15 @@ def decode(source: ImageInput, max_pixels: int | None = None, draft: int | None 
             source = Path(source).read_bytes()
         except OSError as e:
             raise ImageError(f"{name}: cannot read ({e.strerror or e})") from None
+    elif hasattr(source, "read"):  # an open binary file or a BytesIO
+        name = str(getattr(source, "name", name))
+        try:
+            source = source.read()
+        except (OSError, ValueError) as e:
+            raise ImageError(f"{name}: cannot read ({e})") from None
+    if not isinstance(source, bytes | bytearray | memoryview):
+        raise ImageError(f"{type(source).__name__} is not an image: give a path, bytes, a binary file, "
+                         "a PIL image or a numpy array")
     if not source:
         raise ImageError(f"{name}: empty file (0 bytes), not an image")
     limit = MAX_PIXELS if max_pixels is None else max_pixels

@@ -91,6 +91,9 @@ class Recognizer:
     def __init__(self, loaded: LoadedModel, min_confidence: float = MIN_CONFIDENCE,
                  max_not_digit: float | None = None, max_distance: float | None = None) -> None:
         self.loaded = loaded
+        for name, value in (("min_confidence", min_confidence), ("max_not_digit", max_not_digit)):
+            if value is not None and (isinstance(value, bool) or not 0 <= value <= 1):
+                raise DigitsError(f"{name} must be between 0 and 1 (got {value!r})")
         self.min_confidence = min_confidence
         self.max_not_digit = max_not_digit  # None: the gate's own threshold from the model file
         if max_distance is not None and not max_distance > 0:
