@@ -135,3 +135,12 @@ def test_a_directory_without_images_is_a_failed_input(capsys, inputs: Path, tmp_
         assert code == 2 and out == "" and f"{empty}: error: no image files" in err
     code, out, err = run(capsys, "predict", str(empty), str(inputs / "seven.png"), "--model", str(model_file))
     assert code == 0 and "seven.png" in out and "no image files" in err
+
+
+def test_an_output_folder_that_cannot_be_made_is_a_usage_error(capsys, inputs: Path, tmp_path: Path,
+                                                               model_file: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    code, _, err = run(capsys, "predict", str(inputs / "seven.png"), "--model", str(model_file),
+                       "--explain", str(blocker / "explain"))
+    assert code == 2 and len(err.splitlines()) == 1 and err.startswith(f"error: {blocker / 'explain'}: ")

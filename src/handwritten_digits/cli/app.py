@@ -1,7 +1,8 @@
 """The `digits` command: parse, call the library, print. Nothing is computed here.
 
-Every `DigitsError` (and every usage error) becomes one line on stderr and exit status 2; other
-exceptions are bugs and print a traceback only with --debug.
+Every `DigitsError`, usage error and OSError (an output folder that cannot be made, a disk that is
+full) becomes one line on stderr and exit status 2; other exceptions are bugs and print a traceback
+only with --debug.
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(2) from None
     except DigitsError as e:
         click.echo(f"error: {e}", err=True)
+        raise SystemExit(2) from None
+    except OSError as e:  # a folder or file the user named that cannot be written or read
+        where = f"{e.filename}: " if e.filename else ""
+        click.echo(f"error: {where}{e.strerror or e}", err=True)
         raise SystemExit(2) from None
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
