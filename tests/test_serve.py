@@ -327,6 +327,22 @@ def test_serve_cli_refuses_a_missing_model(capsys: pytest.CaptureFixture, tmp_pa
     assert "no model found" in capsys.readouterr().err
 
 
+def test_serve_cli_refuses_a_port_in_use_before_saying_it_serves(capsys: pytest.CaptureFixture) -> None:
+    import socket
+
+    from handwritten_digits.cli.serve import _listenable
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(SystemExit) as exit_info:
+            main(["serve", "--port", str(port)])
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and f"cannot listen on 127.0.0.1:{port}" in err
+        assert "serving on" not in err
+    assert _listenable("127.0.0.1", 0) > 0  # port 0: the free port chosen is the one announced
+
+
 # --- micro-batching ----------------------------------------------------------------------------
 
 def test_micro_batcher_batches_concurrent_requests_off_the_loop() -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import click
 
 from handwritten_digits.cli.app import err
+from handwritten_digits.errors import DigitsError
 
 
 @click.command()
@@ -34,6 +36,21 @@ def serve(host: str, port: int, model_path: str | None, workers: int, access_log
     settings = Settings.from_env(model=model_path)
     load_model(settings.model)  # a bad --model fails here with one line, not in every worker
     os.environ.update(settings.to_env())  # worker processes rebuild the settings from these
+    port = _listenable(host, port)
     err.print(f"serving on http://{host}:{port}  (API docs at /docs)")
     uvicorn.run("handwritten_digits.serve.app:app_from_env", factory=True, host=host, port=port,
                 workers=workers, access_log=access_log, log_level="warning")
+
+
+def _listenable(host: str, port: int) -> int:
+    """`port`, or for 0 a free one chosen now, after checking that it can be listened on: a port in
+    use is one line and exit status 2 here, not uvicorn's log line and exit status 3 after
+    "serving on" was printed."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            sock.bind((host, port))
+        except OSError as e:
+            raise DigitsError(f"cannot listen on {host}:{port} ({e.strerror or e})") from None
+        return sock.getsockname()[1]
