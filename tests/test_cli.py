@@ -114,6 +114,13 @@ def test_checksum_mismatch_one_line_exit_2(capsys: pytest.CaptureFixture, tmp_pa
     assert code == 2 and "MD5" in err and err.strip().count("\n") == 0
 
 
+@pytest.mark.mnist
+def test_a_missing_from_folder_is_refused_even_when_cached(capsys: pytest.CaptureFixture) -> None:
+    """With MNIST cached nothing is fetched, but a --from that is not there is still an error."""
+    code, _, err = run_cli(capsys, "data", "download", "--from", "/nonexistent")
+    assert code == 2 and err.strip() == "error: /nonexistent: not a folder"
+
+
 def test_python_dash_m_entry_point() -> None:
     proc = subprocess.run([sys.executable, "-m", "handwritten_digits", "models"], capture_output=True,
                           text=True, check=True)

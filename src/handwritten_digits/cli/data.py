@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import click
 from rich.table import Table
@@ -23,6 +24,9 @@ def data() -> None:
 def data_download(dataset: str, from_dir: str | None, verify: bool) -> None:
     """Fetch the four IDX files into the cache and verify their MD5s."""
     from handwritten_digits.data.sources import ensure_dataset
+    from handwritten_digits.errors import DataError
+    if from_dir is not None and not Path(from_dir).is_dir():  # checked even when the cache is full
+        raise DataError(f"{from_dir}: not a folder")
     logging.getLogger("handwritten_digits").setLevel(logging.INFO)
     folder = ensure_dataset(dataset, from_dir, verify_cache=verify)
     out.print(f"{dataset}: verified in {folder}")
@@ -35,6 +39,7 @@ def data_info() -> None:
     rows = describe_cache()
     if not rows:
         out.print("nothing cached yet: run `digits data download`")
+        return
     table = Table("dataset", "split", "images", "size", "class counts")
     for r in rows:
         table.add_row(r["dataset"], r["split"], str(r["images"]), r["size"],
