@@ -5,6 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STAMP_DEV := $(VENV)/.installed-dev
 RECIPE ?= fast
+# Where pip finds PyTorch. Empty: pip's own index and find-links (this project's machines keep the CPU
+# wheel at hand). Elsewhere on Linux PyPI's torch is the CUDA build, several GB: pass
+# TORCH_INDEX=https://download.pytorch.org/whl/cpu for the CPU one.
+TORCH_INDEX ?=
 
 .PHONY: run test test-fast lint data bench system-packages clean help
 
@@ -17,7 +21,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/pip install -q -e .
 	touch $@
 
