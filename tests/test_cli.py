@@ -114,6 +114,14 @@ def test_checksum_mismatch_one_line_exit_2(capsys: pytest.CaptureFixture, tmp_pa
     assert code == 2 and "MD5" in err and err.strip().count("\n") == 0
 
 
+def test_a_file_that_is_not_a_model_is_named_as_such(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    image = tmp_path / "digit.png"
+    image.write_bytes(b"not a model")
+    code, _, err = run_cli(capsys, "predict", "--model", str(image), str(image))
+    assert code == 2 and err.strip() == f"error: {image}: not a model file (expected a run folder or a " \
+        ".safetensors file)"
+
+
 @pytest.mark.mnist
 def test_a_missing_from_folder_is_refused_even_when_cached(capsys: pytest.CaptureFixture) -> None:
     """With MNIST cached nothing is fetched, but a --from that is not there is still an error."""

@@ -109,6 +109,8 @@ def _resolve_file(spec: str | os.PathLike) -> Path:
         p = p / "model.safetensors"
     elif p.suffix == ".json" or p.suffix != ".safetensors" and not p.exists():
         p = p.with_suffix(".safetensors")
+    elif p.suffix != ".safetensors":  # an image passed where the model goes, say
+        raise ModelError(f"{spec}: not a model file (expected a run folder or a .safetensors file)")
     if not p.is_file():
         raise ModelError(f"{spec}: no model found (expected a run folder or a .safetensors file)")
     return p

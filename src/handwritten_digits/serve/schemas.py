@@ -58,7 +58,7 @@ class ReadResponse(BaseModel):
 class ModelInfo(BaseModel):
     name: str = Field(description="Registry name of the architecture, e.g. seed-cnn.")
     version: str = Field(description="Content hash of the weights: changes when the model does.")
-    path: str | None
+    path: str | None = Field(description="The model file's name (the server's folders stay private).")
     parameters: int | None
     class_names: list[str]
     metrics: dict[str, Any] = Field(description="The sidecar's metrics (val/test accuracy, ...).")

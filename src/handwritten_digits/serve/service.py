@@ -108,6 +108,6 @@ def describe_model(loaded: LoadedModel) -> dict[str, Any]:
     with contextlib.suppress(DigitsError):  # an unregistered name (an ensemble) has none
         card.setdefault("description", get_entry(meta["model"]).description)
     return {"name": meta["model"], "version": f"{meta['model']}-{digest}",
-            "path": str(loaded.path) if loaded.path else None,
+            "path": loaded.path.name if loaded.path else None,  # not the server's folders
             "parameters": meta.get("parameters"), "class_names": loaded.class_names,
             "metrics": meta.get("metrics", {}), "card": card}
