@@ -62,6 +62,18 @@ def test_abstains_on_non_digits(recognizer: Recognizer, name: str) -> None:
 def test_blank_is_called_blank(recognizer: Recognizer) -> None:
     for name in ("blank canvas", "all black", "all white"):
         assert recognizer.predict(NOT_DIGITS[name]).reason == "blank"
+    rng = np.random.default_rng(3)  # a blank sheet photographed: shading, sensor noise and JPEG
+    sheet = (np.linspace(170, 215, 640)[None, :] + rng.normal(0, 4, (480, 640))).clip(0, 255)
+    jpeg = io.BytesIO()
+    Image.fromarray(sheet.astype(np.uint8)).save(jpeg, "JPEG", quality=75)
+    assert recognizer.predict(jpeg.getvalue()).reason == "blank"
+    assert recognizer.read(jpeg.getvalue()).reason == "blank"
+
+
+def test_noise_is_not_called_blank(recognizer: Recognizer) -> None:
+    """No ink stands out of noise either, but "blank" (nothing there) would be the wrong answer."""
+    assert recognizer.predict(NOT_DIGITS["noise"]).reason == "not_a_digit"
+    assert recognizer.read(NOT_DIGITS["noise"]).reason == "not_a_digit"
 
 
 def test_bad_file_is_reported_and_the_batch_goes_on(recognizer: Recognizer, tmp_path: Path) -> None:

@@ -90,6 +90,7 @@ class Ink:
     step: int = 1  # `gray` pixels per working pixel
     pooled: bool = False  # the working copy kept each block's inkiest pixel (else its mean)
     contrast: float = 0.0  # gray levels between paper and ink
+    noise: float = 0.0  # robust sigma of the working copy's pixel noise, gray levels
     invert: bool = False  # dark ink on light paper
     bg: np.ndarray | None = None  # (h, w) float32 paper level at working scale, gray units
     floor: float = 0.0  # gray levels above background still counted as paper
@@ -201,7 +202,7 @@ def find_ink(gray: np.ndarray, factor: float = 1.0, work_side: int = WORK_SIDE, 
     ink = Ink(gray, factor, step, contrast=float(hi - lo), pooled=pooled)
     if ink.contrast < MIN_CONTRAST:
         return ink
-    sigma = noise_sigma(work)  # gray levels
+    sigma = ink.noise = noise_sigma(work)  # gray levels
     if flat is None:
         ink.invert, ink.bg = polarity(work, lo, med, hi, clean=sigma <= CLEAN_NOISE)
     else:

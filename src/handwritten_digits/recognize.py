@@ -48,6 +48,9 @@ RETRY_STEP = 3  # working copies shrunk this much (a 640x480 photo) fade a thin 
 # refuses a digit cut from a touching neighbour now and then (one part of 37 of 2,000 tune numbers
 # read right)
 MAX_NOT_DIGITS = 2
+# No ink stands out of a page this noisy (robust sigma at working scale, gray levels; blank photos and
+# scans of the tune split: 2.1 at most): it is noise, "not_a_digit", rather than "blank" (no ink)
+NOISY = 8.0
 RETRY_REASONS = ("blank", "not_a_digit", "multiple_digits")
 REASONS = (None, "blank", "not_a_digit", "multiple_digits", "unreadable", "error")
 
@@ -190,6 +193,9 @@ class Recognizer:
                     if results[i].reason != "blank" and p.shape.solid < FILLED
                     and keeps(p.ink, (f := prepare_gray(p.ink.gray, p.ink.factor, flat=p.ink.invert)).ink)}
             self._second_look(sources, results, flat, gate)
+        for r, p in zip(results, preps, strict=True):
+            if r.reason == "blank" and isinstance(p, Preprocessed) and p.ink.noise >= NOISY:
+                r.reason = "not_a_digit"
         return results
 
     @staticmethod
@@ -262,7 +268,7 @@ class Recognizer:
             return Reading(name, None, [], "error", str(e))
         ink = find_ink(gray, factor, READ_WORK_SIDE)
         if ink.page is None or not ink.page.any():
-            return Reading(name, None, [], "blank")
+            return Reading(name, None, [], "not_a_digit" if ink.noise >= NOISY else "blank")
         reading, shapes = self._read_ink(name, ink, self.gate_threshold)
         gate = self.flat_gate_threshold
         if (reading.reason not in (None, "blank") or any(map(sank, shapes))) and gate is not None \
