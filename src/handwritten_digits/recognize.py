@@ -43,11 +43,12 @@ MIN_CONFIDENCE = 0.5  # below this the answer is "unreadable"
 READ_WORK_SIDE = 448  # px: the digits of a number are small; find them on a finer copy than one digit
 FLAT_GATE = 0.5  # the flat look ignores shading, so its answer needs a surer gate (P(not a digit) below)
 RETRY_STEP = 3  # working copies shrunk this much (a 640x480 photo) fade a thin pen: see predict_many
-# `read`: a number with this many parts that are not digits (or one, when it has at most two parts) is
-# not a number ("hello" read as 60110). One odd part in a longer number is let through: the gate
-# refuses a digit cut from a touching neighbour now and then (one part of 37 of 2,000 tune numbers
-# read right)
+# `read`: a number with this many parts that are not digits is not a number ("hello" read as 60110),
+# nor is one of at most SHORT parts with a glyph that stands alone and is not a digit ("A1" read as 41).
+# One odd part is let through in a longer number, or when it was cut from a touching neighbour: the gate
+# refuses such a part now and then (one part of 37 of 2,000 tune numbers read right)
 MAX_NOT_DIGITS = 2
+SHORT = 2
 # No ink stands out of a page this noisy (robust sigma at working scale, gray levels; blank photos and
 # scans of the tune split: 2.1 at most): it is noise, "not_a_digit", rather than "blank" (no ink)
 NOISY = 8.0
@@ -95,8 +96,10 @@ class Recognizer:
                  max_not_digit: float | None = None, max_distance: float | None = None) -> None:
         self.loaded = loaded
         for name, value in (("min_confidence", min_confidence), ("max_not_digit", max_not_digit)):
-            if value is not None and (isinstance(value, bool) or not 0 <= value <= 1):
-                raise DigitsError(f"{name} must be between 0 and 1 (got {value!r})")
+            if value is None and name == "max_not_digit":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+                raise DigitsError(f"{name} must be a number between 0 and 1 (got {value!r})")
         self.min_confidence = min_confidence
         self.max_not_digit = max_not_digit  # None: the gate's own threshold from the model file
         if max_distance is not None and not max_distance > 0:
@@ -300,8 +303,8 @@ class Recognizer:
         reasons = [shape_reason(measured[id(g)] if id(g) in measured else ink.shape(g.mask), alone=False)
                    or ("not_a_digit" if q > gate_threshold or d > self.ood_threshold else None)
                    for g, q, d in zip(parts, other, far, strict=True)]
-        refused = sum(r is not None for r in reasons)
-        if refused >= MAX_NOT_DIGITS or refused and len(parts) <= MAX_NOT_DIGITS:
+        refused = [g for g, r in zip(parts, reasons, strict=True) if r is not None]
+        if len(refused) >= MAX_NOT_DIGITS or len(parts) <= SHORT and any(id(g) in measured for g in refused):
             return Reading(name, None, digits, "not_a_digit"), shapes
         if min(d.confidence for d in digits) < self.min_confidence:
             return Reading(name, None, digits, "unreadable"), shapes
@@ -313,4 +316,7 @@ class Recognizer:
 
 
 def _name(src: ImageInput) -> str | None:
-    return str(src) if isinstance(src, str | Path) else None
+    if isinstance(src, str | Path):
+        return str(src)
+    name = getattr(src, "name", None) if hasattr(src, "read") else None  # an open file
+    return name if isinstance(name, str) else None
