@@ -144,3 +144,11 @@ def test_an_output_folder_that_cannot_be_made_is_a_usage_error(capsys, inputs: P
     code, _, err = run(capsys, "predict", str(inputs / "seven.png"), "--model", str(model_file),
                        "--explain", str(blocker / "explain"))
     assert code == 2 and len(err.splitlines()) == 1 and err.startswith(f"error: {blocker / 'explain'}: ")
+
+
+def test_debug_shows_the_traceback_of_an_os_error(inputs: Path, tmp_path: Path, model_file: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(OSError):
+        main(["--debug", "predict", str(inputs / "seven.png"), "--model", str(model_file),
+              "--explain", str(blocker / "explain")])

@@ -582,3 +582,12 @@ def test_what_is_left_of_a_removed_line_beside_its_band_goes_with_it() -> None:
     assert rec.read(img).text is None and rec.predict(img).digit is None  # empty: no slivers read
     d.line([(220, 138), (260, 138), (235, 205)], fill=20, width=5)
     assert rec.read(img).text == "7"
+
+
+def test_a_pillow_without_the_avif_plugin_still_refuses_cleanly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pillow raises KeyError for a format name it has no plugin for; that is "not one of ours"."""
+    Image.init()
+    monkeypatch.delitem(Image.OPEN, "AVIF")
+    with pytest.raises(ImageError, match="not an image in a format read here"):
+        decode(b"hello, I am text\n")
+    assert prepare(to_bytes(draw_seven(), "PNG")).reason is None

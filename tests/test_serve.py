@@ -204,10 +204,10 @@ def test_not_an_image_is_415(client: TestClient) -> None:
 
 def test_a_bad_image_among_several_is_that_items_error(client: TestClient, digit_pngs: list) -> None:
     """Like `digits predict` on a folder: the other images are answered, each error names its file."""
-    jpeg = io.BytesIO()
-    Image.fromarray(np.full((64, 64), 200, np.uint8)).save(jpeg, "JPEG")
+    jpeg = io.BytesIO()  # cut in its scan data: the header check passes, decoding fails
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (256, 256), np.uint8)).save(jpeg, "JPEG")
     files = [("file", ("d.png", digit_pngs[0][1], "image/png")), ("file", ("a.txt", b"hello", "text/plain")),
-             ("file", ("cut.jpg", jpeg.getvalue()[:300], "image/jpeg"))]
+             ("file", ("cut.jpg", jpeg.getvalue()[:len(jpeg.getvalue()) // 2], "image/jpeg"))]
     for url, key in (("/v1/predict", "predictions"), ("/v1/read", "readings")):
         r = client.post(url, files=files)
         assert r.status_code == 200, r.text
@@ -215,8 +215,18 @@ def test_a_bad_image_among_several_is_that_items_error(client: TestClient, digit
         assert first["file"] == "d.png" and first["error"] is None
         assert text["file"] == "a.txt" and text["reason"] == "error"
         assert "a.txt: not an image" in text["error"]
-        assert cut["file"] == "cut.jpg" and cut["reason"] == "error" and cut["error"].startswith("cut.jpg: ")
+        assert cut["file"] == "cut.jpg" and cut["reason"] == "error"
+        assert cut["error"].startswith("cut.jpg: ") and "truncated" in cut["error"]
     assert_error(client.post("/v1/predict", files=files[1:]), 415, "a.txt")
+
+
+def test_when_every_image_fails_the_first_ones_error_answers(strict_client: TestClient) -> None:
+    big, jpeg = png(np.zeros((60, 60), np.uint8)), io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 40), np.uint8)).save(jpeg, "JPEG")
+    cut = jpeg.getvalue()[:len(jpeg.getvalue()) // 2]
+    big_first = [("file", ("big.png", big, "image/png")), ("file", ("cut.jpg", cut, "image/jpeg"))]
+    assert_error(strict_client.post("/v1/predict", files=big_first), 413, "big.png", "pixels")
+    assert_error(strict_client.post("/v1/read", files=big_first[::-1]), 415, "cut.jpg")
 
 
 def test_wrong_content_type_is_415(client: TestClient) -> None:

@@ -33,9 +33,10 @@ ImageInput = str | os.PathLike | bytes | BinaryIO | np.ndarray | Image.Image
 
 MAX_PIXELS = int(os.environ.get("DIGITS_MAX_PIXELS", 40_000_000))  # refuse larger images undecoded
 # What `decode` opens (Pillow's format names): the photo, scan and drawing formats, nothing that hands
-# the bytes to an outside program (EPS goes to Ghostscript) or that no camera or app writes
-FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF", "AVIF", "PPM", "ICO", "TGA")
-FORMAT_NAMES = ("PNG", "JPEG", "WebP", "BMP", "GIF", "TIFF", "AVIF", "PPM", "ICO", "TGA")
+# the bytes to an outside program (EPS goes to Ghostscript). AVIF comes last: a Pillow without its
+# plugin (older releases) raises KeyError on reaching the name, which `decode` takes as "not one of these".
+FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF", "PPM", "ICO", "TGA", "AVIF")
+FORMAT_NAMES = ("PNG", "JPEG", "WebP", "BMP", "GIF", "TIFF", "PPM", "ICO", "TGA", "AVIF")
 BYTES_NAME = "<bytes>"  # what error messages call an image given as bytes
 FULL_SIDE = 1024  # px: long side kept for rendering (JPEGs are decoded at this size via draft())
 BOX = 20  # px: MNIST scales the ink into a 20x20 box ...
@@ -79,7 +80,7 @@ def decode(source: ImageInput, max_pixels: int | None = None, draft: int | None 
         except OSError as e:
             raise ImageError(f"{name}: cannot read ({e.strerror or e})") from None
     elif hasattr(source, "read"):  # an open binary file or a BytesIO
-        name = str(getattr(source, "name", name))
+        name = source.name if isinstance(getattr(source, "name", None), str) else name
         try:
             source = source.read()
         except (OSError, ValueError) as e:
@@ -96,7 +97,7 @@ def decode(source: ImageInput, max_pixels: int | None = None, draft: int | None 
             img = Image.open(io.BytesIO(source), formats=FORMATS)
     except Image.DecompressionBombError:
         raise ImageError(f"{name}: image too large (over {limit:,} pixels), refused") from None
-    except UnidentifiedImageError:
+    except (UnidentifiedImageError, KeyError):
         raise ImageError(f"{name}: not an image in a format read here ({', '.join(FORMAT_NAMES)})") from None
     except (OSError, ValueError, SyntaxError) as e:
         raise ImageError(f"{name}: not a readable image ({_short(e)})") from None

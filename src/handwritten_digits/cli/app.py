@@ -1,8 +1,8 @@
 """The `digits` command: parse, call the library, print. Nothing is computed here.
 
-Every `DigitsError`, usage error and OSError (an output folder that cannot be made, a disk that is
-full) becomes one line on stderr and exit status 2; other exceptions are bugs and print a traceback
-only with --debug.
+Every `DigitsError`, usage error and OSError about a path (an output folder that cannot be made, a
+disk that is full) becomes one line on stderr and exit status 2; other exceptions are bugs and print a
+traceback only with --debug (which shows one for those OSErrors too).
 """
 
 from __future__ import annotations
@@ -47,16 +47,15 @@ def main(argv: list[str] | None = None) -> None:
     except DigitsError as e:
         click.echo(f"error: {e}", err=True)
         raise SystemExit(2) from None
-    except OSError as e:  # a folder or file the user named that cannot be written or read
-        where = f"{e.filename}: " if e.filename else ""
-        click.echo(f"error: {where}{e.strerror or e}", err=True)
-        raise SystemExit(2) from None
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         raise SystemExit(130) from None
     except Exception as e:
         if _DEBUG:
             raise
+        if isinstance(e, OSError) and e.filename:  # a path the user named cannot be made or written
+            click.echo(f"error: {e.filename}: {e.strerror or e}", err=True)
+            raise SystemExit(2) from None
         click.echo(f"internal error: {type(e).__name__}: {e} (run with --debug for details)",
                    err=True)
         raise SystemExit(1) from None

@@ -147,7 +147,7 @@ def image_problem(upload: Upload, max_pixels: int) -> HTTPException | None:
             width, height = img.size
     except Image.DecompressionBombError:
         return HTTPException(413, f"{name}: too many pixels (limit {max_pixels:,})")
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+    except (UnidentifiedImageError, KeyError, OSError, ValueError, SyntaxError):  # KeyError: see FORMATS
         return HTTPException(415, f"{name}: not an image in a format read here "
                                   f"({', '.join(FORMAT_NAMES)})")
     if width * height > max_pixels:

@@ -64,22 +64,23 @@ class DigitService:
         answered = iter(done)
         answers = [next(answered) if u.problem is None else _named(Prediction(
             None, None, 0.0, [0.0] * 10, "error", u.problem.detail).to_dict(), u) for u in uploads]
-        return self._checked(answers, lambda a: a["digit"])
+        return self._checked(uploads, answers, lambda a: a["digit"])
 
     async def read(self, uploads: list[Upload]) -> list[dict[str, Any]]:
         fine = [u for u in uploads if u.problem is None]
         answered = iter(await run_in_threadpool(self.recognizer.read_many, [u.data for u in fine]))
         answers = [_named((next(answered) if u.problem is None else
                            Reading(None, None, [], "error", u.problem.detail)).to_dict(), u) for u in uploads]
-        return self._checked(answers, lambda a: None)
+        return self._checked(uploads, answers, lambda a: None)
 
-    def _checked(self, answers: list[dict[str, Any]], digit: Callable[[dict], int | None]
-                 ) -> list[dict[str, Any]]:
-        """The answers, counted; a 415 with the first error when every image failed."""
+    def _checked(self, uploads: list[Upload], answers: list[dict[str, Any]],
+                 digit: Callable[[dict], int | None]) -> list[dict[str, Any]]:
+        """The answers, counted. When every image failed, the first one's error: its own status (413
+        over the pixel limit) for an upload refused from its header, else 415."""
         for a in answers:
             self.metrics.observe_answer(digit(a), a["reason"])
         if all(a["error"] for a in answers):
-            raise HTTPException(415, answers[0]["error"])
+            raise uploads[0].problem or HTTPException(415, answers[0]["error"])
         return answers
 
 
