@@ -46,7 +46,7 @@ RETRY_STEP = 3  # working copies shrunk this much (a 640x480 photo) fade a thin 
 # `read`: a number with this many parts that are not digits is not a number ("hello" read as 60110),
 # nor is one of at most SHORT parts with a glyph that stands alone and is not a digit ("A1" read as 41).
 # One odd part is let through in a longer number, or when it was cut from a touching neighbour: the gate
-# refuses such a part now and then (one part of 37 of 2,000 tune numbers read right)
+# refuses such a part now and then (37 of 2,000 tune numbers read right hold one)
 MAX_NOT_DIGITS = 2
 SHORT = 2
 # No ink stands out of a page this noisy (robust sigma at working scale, gray levels; blank photos and
