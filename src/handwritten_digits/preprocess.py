@@ -36,7 +36,7 @@ MAX_PIXELS = int(os.environ.get("DIGITS_MAX_PIXELS", 40_000_000))  # refuse larg
 # the bytes to an outside program (EPS goes to Ghostscript). AVIF comes last: a Pillow without its
 # plugin (older releases) raises KeyError on reaching the name, which `decode` takes as "not one of these".
 FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF", "PPM", "ICO", "TGA", "AVIF")
-FORMAT_NAMES = ("PNG", "JPEG", "WebP", "BMP", "GIF", "TIFF", "PPM", "ICO", "TGA", "AVIF")
+NOT_A_FORMAT = "not an image in a format read here (PNG, JPEG, WebP, BMP, GIF, TIFF, PPM, ICO, TGA, AVIF)"
 BYTES_NAME = "<bytes>"  # what error messages call an image given as bytes
 FULL_SIDE = 1024  # px: long side kept for rendering (JPEGs are decoded at this size via draft())
 BOX = 20  # px: MNIST scales the ink into a 20x20 box ...
@@ -98,7 +98,7 @@ def decode(source: ImageInput, max_pixels: int | None = None, draft: int | None 
     except Image.DecompressionBombError:
         raise ImageError(f"{name}: image too large (over {limit:,} pixels), refused") from None
     except (UnidentifiedImageError, KeyError):
-        raise ImageError(f"{name}: not an image in a format read here ({', '.join(FORMAT_NAMES)})") from None
+        raise ImageError(f"{name}: {NOT_A_FORMAT}") from None
     except (OSError, ValueError, SyntaxError) as e:
         raise ImageError(f"{name}: not a readable image ({_short(e)})") from None
     w, h = img.size

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from handwritten_digits.preprocess import FORMAT_NAMES, FORMATS
+from handwritten_digits.preprocess import FORMATS, NOT_A_FORMAT
 from handwritten_digits.serve.schemas import ImageJSON
 from handwritten_digits.serve.settings import Settings
 
@@ -94,9 +94,8 @@ async def read_uploads(request: Request, settings: Settings) -> list[Upload]:
     # one upload that is not an image answers for itself (415, 413); among several it is that file's
     # error and the others are answered, as `digits predict` does with a folder
     uploads = [replace(u, problem=image_problem(u, settings.max_pixels)) for u in uploads]
-    first = next((u.problem for u in uploads if u.problem is not None), None)
-    if first is not None and all(u.problem is not None for u in uploads):
-        raise first
+    if all(u.problem is not None for u in uploads):
+        raise uploads[0].problem
     return uploads
 
 
@@ -148,8 +147,7 @@ def image_problem(upload: Upload, max_pixels: int) -> HTTPException | None:
     except Image.DecompressionBombError:
         return HTTPException(413, f"{name}: too many pixels (limit {max_pixels:,})")
     except (UnidentifiedImageError, KeyError, OSError, ValueError, SyntaxError):  # KeyError: see FORMATS
-        return HTTPException(415, f"{name}: not an image in a format read here "
-                                  f"({', '.join(FORMAT_NAMES)})")
+        return HTTPException(415, f"{name}: {NOT_A_FORMAT}")
     if width * height > max_pixels:
         return HTTPException(413, f"{name}: {width}x{height} is {width * height:,} pixels, over "
                                   f"the limit of {max_pixels:,}")
