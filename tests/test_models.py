@@ -77,3 +77,19 @@ def test_inference_puts_every_module_in_eval_mode():
     model[1].train()  # a submodule left in training mode: dropout would make answers random
     images = torch.randint(0, 256, (4, 28, 28), dtype=torch.uint8)
     assert torch.equal(infer(model, images), infer(model, images))
+
+
+@pytest.mark.parametrize(("kernel", "layers", "side"), [(3, 10, 8), (5, 5, 8), (7, 4, 4)])
+def test_simple_cnn_is_the_records_member(kernel: int, layers: int, side: int) -> None:
+    model = create_model("simple-cnn", kernel=kernel)
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == layers
+    assert all(c.kernel_size == (kernel, kernel) and c.padding == (0, 0) for c in convs)
+    assert not any(isinstance(m, torch.nn.MaxPool2d) for m in model.modules())
+    assert model.features(torch.rand(2, 1, 28, 28)).shape[-2:] == (side, side)
+
+
+@pytest.mark.parametrize("kernel", [1, 4, 9, True, "3"])
+def test_simple_cnn_refuses_other_kernels(kernel: object) -> None:
+    with pytest.raises(ModelError, match="kernel must be one of"):
+        create_model("simple-cnn", kernel=kernel)

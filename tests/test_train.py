@@ -61,6 +61,15 @@ def test_onecycle_schedule_shape() -> None:
     assert lrs.index(max(lrs)) == 25
 
 
+def test_exp_schedule_decays_geometrically_to_its_end() -> None:
+    from handwritten_digits.train import EXP_END
+    config = TrainConfig(schedule="exp", lr=2.0)
+    lrs = [lr_at(config, s, 100) for s in range(101)]
+    assert lrs[0] == 2.0 and lrs[-1] == pytest.approx(2.0 * EXP_END)
+    assert lrs[50] == pytest.approx(2.0 * EXP_END**0.5)
+    assert all(a > b for a, b in zip(lrs, lrs[1:], strict=False))
+
+
 def _train_cmd(dataset: Path, out: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "handwritten_digits", "train", "--model", "seed-cnn",
             "--dataset", str(dataset), "--epochs", "3", "--batch-size", "16", "--threads", "1",

@@ -99,6 +99,8 @@ POLICIES: dict[str, Policy] = {
     # Real-world: residual errors of photo preprocessing, pens and handwriting styles.
     "robust": Policy(rotate_deg=12, scale=0.15, shear_deg=10, translate_px=2.5, elastic_px=0.8,
                      stroke_p=0.3, blur_p=0.15),
+    # The record ensemble's (An et al. 2020): rotation up to 20 degrees, shifts up to a fifth of the side.
+    "record": Policy(rotate_deg=20, translate_px=5.6),
 }
 
 

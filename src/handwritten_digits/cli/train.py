@@ -88,7 +88,7 @@ def _positive(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 @click.option("--lr", type=float, callback=_positive, help="Peak learning rate.")
 @click.option("--optimizer", type=click.Choice(["adam", "adamw", "sgd"]))
 @click.option("--weight-decay", type=float)
-@click.option("--schedule", type=click.Choice(["constant", "onecycle", "cosine"]))
+@click.option("--schedule", type=click.Choice(["constant", "onecycle", "cosine", "exp"]))
 @click.option("--label-smoothing", type=float)
 @click.option("--augment", help="Augmentation policy name, or none.")
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]))

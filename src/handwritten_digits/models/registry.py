@@ -68,4 +68,4 @@ def count_parameters(model: nn.Module) -> int:
 
 def _load_builtin() -> None:
     # Importing the modules runs their @register_model decorators.
-    from handwritten_digits.models import ours, seed  # noqa: F401
+    from handwritten_digits.models import ours, record, seed  # noqa: F401
