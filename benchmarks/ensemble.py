@@ -82,8 +82,8 @@ def main() -> None:
     chosen = {"rule": rule, "tta": tta, "test": ensembles[rule]["test_tta" if tta else "test"]}
     path = write_result(args.name, {"members": members, "architectures": dict(groups),
                                     "ensembles": ensembles, "chosen_on_validation": chosen})
-    for rule, res in ensembles.items():
-        print(f"{rule:16s} " + "  ".join(f"{k} {v['accuracy']:.4f} ({v['errors']})" for k, v in res.items()))
+    for name, res in ensembles.items():
+        print(f"{name:16s} " + "  ".join(f"{k} {v['accuracy']:.4f} ({v['errors']})" for k, v in res.items()))
     print(f"chosen on validation: {rule}{' with TTA' if tta else ''}: test "
           f"{chosen['test']['accuracy']:.4f} ({chosen['test']['errors']} errors); wrote {path}")
 

@@ -79,14 +79,25 @@ def test_inference_puts_every_module_in_eval_mode():
     assert torch.equal(infer(model, images), infer(model, images))
 
 
-@pytest.mark.parametrize(("kernel", "layers", "side"), [(3, 10, 8), (5, 5, 8), (7, 4, 4)])
-def test_simple_cnn_is_the_records_member(kernel: int, layers: int, side: int) -> None:
+@pytest.mark.parametrize(("kernel", "widths", "flat"), [
+    (3, [32, 48, 64, 80, 96, 112, 128, 144, 160, 176], 176 * 8 * 8),
+    (5, [32, 64, 96, 128, 160], 160 * 8 * 8),
+    (7, [48, 96, 144, 192], 192 * 4 * 4),
+])
+def test_simple_cnn_is_the_records_member(kernel: int, widths: list[int], flat: int) -> None:
+    """An et al. 2020's M3 / M5 / M7: unpadded bias-free convolutions, each with BatchNorm and ReLU,
+    no pooling, one bias-free linear layer and a BatchNorm over the logits."""
     model = create_model("simple-cnn", kernel=kernel)
-    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
-    assert len(convs) == layers
-    assert all(c.kernel_size == (kernel, kernel) and c.padding == (0, 0) for c in convs)
-    assert not any(isinstance(m, torch.nn.MaxPool2d) for m in model.modules())
-    assert model.features(torch.rand(2, 1, 28, 28)).shape[-2:] == (side, side)
+    layers = list(model.features)
+    convs = layers[0::3]
+    assert [c.out_channels for c in convs] == widths
+    assert all(isinstance(c, torch.nn.Conv2d) and c.kernel_size == (kernel, kernel)
+               and c.padding == (0, 0) and c.bias is None for c in convs)
+    assert all(isinstance(m, torch.nn.BatchNorm2d) for m in layers[1::3])
+    assert all(isinstance(m, torch.nn.ReLU) for m in layers[2::3]) and len(layers) == 3 * len(widths)
+    _, linear, norm = model.classifier
+    assert (linear.in_features, linear.out_features, linear.bias) == (flat, 10, None)
+    assert isinstance(norm, torch.nn.BatchNorm1d) and norm.num_features == 10
 
 
 @pytest.mark.parametrize("kernel", [1, 4, 9, True, "3"])

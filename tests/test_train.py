@@ -61,6 +61,13 @@ def test_onecycle_schedule_shape() -> None:
     assert lrs.index(max(lrs)) == 25
 
 
+def test_every_recipe_version_is_a_valid_config() -> None:
+    from handwritten_digits.recipes import RECIPES, recipe_config
+    for name, versions in RECIPES.items():
+        for version in versions:
+            recipe_config(f"{name}@{version}").validate()
+
+
 def test_exp_schedule_decays_geometrically_to_its_end() -> None:
     from handwritten_digits.train import EXP_END
     config = TrainConfig(schedule="exp", lr=2.0)
@@ -68,6 +75,15 @@ def test_exp_schedule_decays_geometrically_to_its_end() -> None:
     assert lrs[0] == 2.0 and lrs[-1] == pytest.approx(2.0 * EXP_END)
     assert lrs[50] == pytest.approx(2.0 * EXP_END**0.5)
     assert all(a > b for a, b in zip(lrs, lrs[1:], strict=False))
+
+
+def test_a_last_batch_of_one_image_is_left_out(tiny_dataset: Path, tmp_path: Path) -> None:
+    from handwritten_digits.train import epoch_steps
+    assert [epoch_steps(n, 64) for n in (1, 64, 65, 66, 129)] == [1, 1, 1, 2, 2]
+    # simple-cnn's BatchNorm over the logits cannot train on one image: 65 images at batch 64 used to crash
+    run = fit(_config(tiny_dataset, tmp_path / "r", model="simple-cnn", model_args={"kernel": 7},
+                      epochs=1, limit_train=65, eval_test=False))
+    assert read_metrics(run)[0]["epoch"] == 1
 
 
 def _train_cmd(dataset: Path, out: Path, *extra: str) -> list[str]:

@@ -154,6 +154,12 @@ def build_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimi
     return torch.optim.Adam(groups, lr=config.lr)
 
 
+def epoch_steps(n: int, batch_size: int) -> int:
+    """Batches in an epoch of `n` images. A last batch of one image is left out (another image each
+    epoch): BatchNorm cannot train on a single image, and simple-cnn normalises its logits."""
+    return max(1, n // batch_size if n % batch_size == 1 else math.ceil(n / batch_size))
+
+
 def shard_order(n: int, gen: torch.Generator, ctx: Context) -> torch.Tensor:
     """This rank's shuffled indices; every rank draws the same permutation and takes a stride."""
     perm = torch.randperm(n, generator=gen)
@@ -175,7 +181,7 @@ def train_one_epoch(model: nn.Module, opt: torch.optim.Optimizer, config: TrainC
     if config.augment != "none":
         from handwritten_digits.augment import get_policy
         augment = get_policy(config.augment)
-    steps = math.ceil(len(order) / config.batch_size)
+    steps = epoch_steps(len(order), config.batch_size)
     reporter.epoch_start(epoch, config.epochs, steps)
     model.train()
     loss_sum, correct, seen = 0.0, 0, 0
@@ -272,8 +278,8 @@ def fit(config: TrainConfig, reporter: Reporter | None = None, resume: bool = Fa
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     net = nn.parallel.DistributedDataParallel(model) if ctx.world > 1 else model
-    steps_per_epoch = math.ceil(len(shard_order(len(data[1]), torch.Generator(), ctx))
-                                / config.batch_size)
+    steps_per_epoch = epoch_steps(len(shard_order(len(data[1]), torch.Generator(), ctx)),
+                                  config.batch_size)
     total = steps_per_epoch * config.epochs
     sidecar_base = make_sidecar(
         config.model, config.model_args, list(val.class_names), dataset=config.dataset,
