@@ -29,6 +29,7 @@ def machine() -> dict[str, Any]:
     # "AMD EPYC" names both a Zen 4 with AVX-512 and BF16 and an AVX2-only part: say which
     return {"cpu": cpu, "cores": os.cpu_count(), "simd": torch.backends.cpu.get_cpu_capability(),
             "native_bf16": native_bf16(torch.device("cpu")), "torch_threads": torch.get_num_threads(),
+            "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
             "torch": torch.__version__, "python": platform.python_version(),
             "date": time.strftime("%Y-%m-%d %H:%M:%S")}
 
