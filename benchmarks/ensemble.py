@@ -75,7 +75,8 @@ def main() -> None:
     ensembles = {rule: {f"{s}{'_tta' if tta else ''}": accuracy(combine(rule, s, tta), data[s].labels)
                         for s in SPLITS for tta in (False, True)}
                  for rule in ("equal", "by-architecture")}
-    # the rule and whether to use TTA are chosen on validation errors; ties keep the simpler choice
+    # the rule and whether to use TTA are chosen on validation errors; ties keep equal weights first,
+    # then no TTA
     rule, view = min(((r, v) for r in ensembles for v in ("val", "val_tta")),
                      key=lambda c: (ensembles[c[0]][c[1]]["errors"], c[0] != "equal", c[1] != "val"))
     tta = view == "val_tta"

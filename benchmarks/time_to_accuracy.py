@@ -70,7 +70,7 @@ def markdown(summary: list[dict], info: dict) -> str:
         return "—" if x is None else f"{x:.1f} s"
     simd = f", {info['simd']}, native bf16: {'yes' if info['native_bf16'] else 'no'}" if "simd" in info \
         else ""
-    where = f"an {info['gpu']} GPU beside " if info.get("gpu") else ""
+    where = f"{info['gpu']} (GPU) with " if info.get("gpu") else ""
     lines = [f"Measured on {where}{info['cpu']} ({info['cores']} cores{simd}), torch {info['torch']}, "
              f"{info['date']}.",
              "", "| recipe | seeds | median final test acc | median train time | to 99.0% | to 99.5% | "

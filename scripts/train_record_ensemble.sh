@@ -7,6 +7,7 @@
 # Member i (0 <= i < COUNT) trains with seed FIRST_SEED + i and kernel 3, 5 or 7 for i % 3 = 0, 1, 2,
 # into OUT_DIR/record-kK-sSEED (default OUT_DIR: runs), its output in train.log there. Then:
 #   python -m benchmarks.ensemble runs/record-k*/ --name ensemble_record
+# PYTHON names the interpreter (default: python on PATH, e.g. .venv/bin/python after `make`).
 set -euo pipefail
 usage() { echo "usage: $0 FIRST_SEED COUNT [OUT_DIR] [-- digits-train flags]" >&2; exit 2; }
 [[ ${1:-} =~ ^[0-9]+$ && ${2:-} =~ ^[1-9][0-9]*$ ]] || usage
@@ -25,7 +26,7 @@ pids=()
 trap '[[ ${#pids[@]} -gt 0 ]] && kill "${pids[@]}" 2>/dev/null' INT TERM
 for ((i = 0; i < count; i++)); do
   run=${runs[i]}; mkdir -p "$run"
-  python -m handwritten_digits train --recipe record --model-arg "kernel=${kernels[i % 3]}" \
+  "${PYTHON:-python}" -m handwritten_digits train --recipe record --model-arg "kernel=${kernels[i % 3]}" \
     --seed $((first + i)) --threads 1 --out "$run" --no-report "$@" >"$run/train.log" 2>&1 &
   pids+=($!)
 done

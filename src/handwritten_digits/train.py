@@ -156,8 +156,9 @@ def build_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimi
 
 def epoch_steps(n: int, batch_size: int) -> int:
     """Batches in an epoch of `n` images. A last batch of one image is left out (another image each
-    epoch): BatchNorm cannot train on a single image, and simple-cnn normalises its logits."""
-    return max(1, n // batch_size if n % batch_size == 1 else math.ceil(n / batch_size))
+    epoch) unless it is the only one: simple-cnn's BatchNorm over its (N, 10) logits cannot train on
+    a single image."""
+    return max(min(n, 1), n // batch_size if n % batch_size == 1 else math.ceil(n / batch_size))
 
 
 def shard_order(n: int, gen: torch.Generator, ctx: Context) -> torch.Tensor:

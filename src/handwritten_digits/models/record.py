@@ -22,6 +22,8 @@ WIDTHS: dict[int, tuple[int, ...]] = {
 
 
 class SimpleCNN(nn.Module):
+    """Unpadded conv-BN-ReLU layers of `WIDTHS[kernel]` channels, flattened into BN-normalised logits."""
+
     def __init__(self, kernel: int, num_classes: int = 10) -> None:
         super().__init__()
         layers: list[nn.Module] = []
@@ -41,6 +43,7 @@ class SimpleCNN(nn.Module):
 @register_model("simple-cnn", "the record ensemble's member: unpadded BN convolutions, no pooling",
                 0.5, 0.5)
 def simple_cnn(num_classes: int = 10, kernel: int = 3) -> nn.Module:
-    if isinstance(kernel, bool) or kernel not in WIDTHS:
+    """`kernel` 3, 5 or 7: the paper's M3, M5 or M7."""
+    if kernel not in WIDTHS:
         raise ValueError(f"kernel must be one of {sorted(WIDTHS)} (got {kernel})")
     return SimpleCNN(kernel, num_classes)
