@@ -91,15 +91,18 @@ class Reading:
         return asdict(self)
 
 
+def _check_fraction(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise DigitsError(f"{name} must be a number between 0 and 1 (got {value!r})")
+
+
 class Recognizer:
     def __init__(self, loaded: LoadedModel, min_confidence: float = MIN_CONFIDENCE,
                  max_not_digit: float | None = None, max_distance: float | None = None) -> None:
         self.loaded = loaded
-        for name, value in (("min_confidence", min_confidence), ("max_not_digit", max_not_digit)):
-            if value is None and name == "max_not_digit":
-                continue
-            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-                raise DigitsError(f"{name} must be a number between 0 and 1 (got {value!r})")
+        _check_fraction("min_confidence", min_confidence)
+        if max_not_digit is not None:
+            _check_fraction("max_not_digit", max_not_digit)
         self.min_confidence = min_confidence
         self.max_not_digit = max_not_digit  # None: the gate's own threshold from the model file
         if max_distance is not None and not max_distance > 0:
