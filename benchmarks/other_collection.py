@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     blocks, labels = load_optdigits()
     images = [render(b) for b in blocks]
-    recs = {"gated": Recognizer.load(args.model), "no_gate": Recognizer.load(args.model, max_not_digit=1.01)}
+    recs = {"gated": Recognizer.load(args.model), "no_gate": Recognizer.load(args.model, max_not_digit=1.0)}
     out = {"data": f"UCI optical digits, test set ({WHEEL}: {MEMBER}), 8x8 upsampled {UPSAMPLE}x",
            "model": args.model or "default"}
     for half, start in (("tune", 0), ("score", 1)):
