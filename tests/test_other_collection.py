@@ -50,3 +50,23 @@ def test_optdigits_are_fetched_once_checked_and_a_damaged_copy_fetched_again(
     monkeypatch.setattr(oc, "SHA256", "0" * 64)
     with pytest.raises(DataError, match="unexpected SHA-256"):
         oc.load_optdigits()
+
+
+def test_benchmark_scores_with_the_gate_and_with_it_off(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole benchmark on 20 hand-made blocks: both rows (gate on, gate off) are written."""
+    from benchmarks import other_collection
+    blocks = np.zeros((20, 8, 8), np.uint8)
+    blocks[:, 1:7, 3:5] = 16  # a bar, whatever its label: each half holds every digit once
+    labels = np.repeat(np.arange(10), 2)
+    monkeypatch.setattr(other_collection, "load_optdigits", lambda: (blocks, labels))
+    written: dict[str, dict] = {}
+
+    def write_result(name: str, payload: dict) -> Path:
+        written[name] = payload
+        return tmp_path / f"{name}.json"
+    monkeypatch.setattr(other_collection, "write_result", write_result)
+    other_collection.main(["--out", "probe"])
+    rows = written["probe"]
+    assert {"tune/gated", "tune/no_gate", "score/gated", "score/no_gate"} <= set(rows)
+    assert rows["tune/no_gate"]["n"] == 10
