@@ -66,7 +66,16 @@ def test_benchmark_scores_with_the_gate_and_with_it_off(
         written[name] = payload
         return tmp_path / f"{name}.json"
     monkeypatch.setattr(other_collection, "write_result", write_result)
+    real, loaded = other_collection.Recognizer, []
+
+    class Recording:
+        @staticmethod
+        def load(*args: object, **kwargs: object) -> object:
+            loaded.append(real.load(*args, **kwargs))
+            return loaded[-1]
+    monkeypatch.setattr(other_collection, "Recognizer", Recording)
     other_collection.main(["--out", "probe"])
+    assert [r.flat_gate_threshold is None for r in loaded] == [False, True]  # the second: gate off
     rows = written["probe"]
     assert {"tune/gated", "tune/no_gate", "score/gated", "score/no_gate"} <= set(rows)
     assert rows["tune/no_gate"]["n"] == 10

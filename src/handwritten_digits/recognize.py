@@ -135,7 +135,7 @@ class Recognizer:
     @property
     def flat_gate_threshold(self) -> float | None:
         """The gate threshold for the flat-paper look; None (no such look) when the model has no gate or
-        it is turned off (`max_not_digit` 1 or more): nothing would then stop shading read as a digit."""
+        it is turned off (`max_not_digit` 1): nothing would then stop shading read as a digit."""
         if self.loaded.extra.get("gate") is None or self.gate_threshold >= 1.0:
             return None
         return min(self.gate_threshold, FLAT_GATE)
