@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -55,27 +56,23 @@ def test_optdigits_are_fetched_once_checked_and_a_damaged_copy_fetched_again(
 def test_benchmark_scores_with_the_gate_and_with_it_off(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The whole benchmark on 20 hand-made blocks: both rows (gate on, gate off) are written."""
-    from benchmarks import other_collection
+    from benchmarks import common
+    from benchmarks import other_collection as oc
     blocks = np.zeros((20, 8, 8), np.uint8)
     blocks[:, 1:7, 3:5] = 16  # a bar, whatever its label: each half holds every digit once
     labels = np.repeat(np.arange(10), 2)
-    monkeypatch.setattr(other_collection, "load_optdigits", lambda: (blocks, labels))
-    written: dict[str, dict] = {}
-
-    def write_result(name: str, payload: dict) -> Path:
-        written[name] = payload
-        return tmp_path / f"{name}.json"
-    monkeypatch.setattr(other_collection, "write_result", write_result)
-    real, loaded = other_collection.Recognizer, []
+    monkeypatch.setattr(oc, "load_optdigits", lambda: (blocks, labels))
+    monkeypatch.setattr(common, "RESULTS", tmp_path)  # the real writer, into tmp_path
+    real, loaded = oc.Recognizer, []
 
     class Recording:
         @staticmethod
         def load(*args: object, **kwargs: object) -> object:
             loaded.append(real.load(*args, **kwargs))
             return loaded[-1]
-    monkeypatch.setattr(other_collection, "Recognizer", Recording)
-    other_collection.main(["--out", "probe"])
+    monkeypatch.setattr(oc, "Recognizer", Recording)
+    oc.main(["--out", "probe"])
     assert [r.flat_gate_threshold is None for r in loaded] == [False, True]  # the second: gate off
-    rows = written["probe"]
+    rows = json.loads((tmp_path / "probe.json").read_text())
     assert {"tune/gated", "tune/no_gate", "score/gated", "score/no_gate"} <= set(rows)
     assert rows["tune/no_gate"]["n"] == 10
