@@ -39,13 +39,13 @@ def test_thinness_is_the_axis_ratio_of_the_pixel_covariance(seed):
 
 @pytest.mark.parametrize("seed", range(3))
 def test_components_match_labelling_the_whole_mask(seed):
-    from handwritten_digits.masks import EIGHT, components, count
+    from handwritten_digits.masks import components, count
     rng = np.random.default_rng(seed)
     m = np.zeros((60, 80), bool)
     m[10:45, 20:70] = rng.random((35, 50)) > 0.6  # ink in part of the picture
     for mm in (m, np.zeros_like(m), np.ones_like(m)):
         comps = components(mm)
-        labels, n = ndimage.label(mm, EIGHT)
+        labels, n = ndimage.label(mm, np.ones((3, 3), bool))
         areas = np.bincount(labels.ravel(), minlength=n + 1)
         areas[0] = 0
         assert comps.n == n == count(mm) and np.array_equal(comps.labels, labels)

@@ -59,3 +59,34 @@ def test_binary_growth_and_float_filters_match_scipy(radius):
         assert np.array_equal(morph.erode(f, disk), ndimage.grey_erosion(f, footprint=disk))
         for size in (radius + 1, 2 * radius + 1, 4):
             assert np.array_equal(morph.max_filter(f, size), ndimage.maximum_filter(f, size=size))
+
+
+@pytest.mark.parametrize("p", [0.05, 0.4, 0.6, 0.95])
+def test_labels_match_scipy_in_number_and_order(p):
+    eight = np.ones((3, 3), bool)
+    for seed in range(4):
+        m = mask(seed, p)
+        for sub in (m, m[3:30, 5:40], m[:, 7]):  # views and a profile, as callers pass them
+            for connectivity, structure in ((8, eight if sub.ndim == 2 else None), (4, None)):
+                labels, n = morph.label(sub, connectivity)
+                expect, k = ndimage.label(sub, structure)
+                assert n == k and labels.dtype == np.int32 and np.array_equal(labels, expect)
+    assert morph.label(np.zeros((0, 5), bool))[1] == 0 and morph.label(np.zeros(4, bool))[1] == 0
+
+
+@pytest.mark.parametrize("size", [1, 3, 5, 7, 11, 21])
+def test_median_matches_scipy(size):
+    for seed, shape in ((0, (37, 52)), (1, (6, 9)), (2, (1, 30))):
+        a = gray(seed, shape)
+        assert np.array_equal(morph.median(a, size), ndimage.median_filter(a, size=size, mode="nearest"))
+
+
+def test_bounding_rect_is_the_box_of_the_set_rows_and_columns():
+    for seed, p in ((0, 0.999), (1, 0.9), (2, 0.3), (3, 1.0)):
+        m = mask(seed, p)
+        for sub in (m, m[3:30, 5:40], m[::2], m.T):  # views, strided and transposed
+            rows, cols = np.flatnonzero(sub.any(1)), np.flatnonzero(sub.any(0))
+            expect = (int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)) \
+                if len(rows) else (0, 0, 0, 0)
+            assert tuple(morph.bounding_rect(sub)) == expect
+    assert tuple(morph.bounding_rect(np.zeros((0, 4), bool))) == (0, 0, 0, 0)

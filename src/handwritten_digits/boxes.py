@@ -11,6 +11,7 @@ import numpy as np
 from scipy import ndimage
 
 from handwritten_digits.masks import components
+from handwritten_digits.morph import label
 
 MIN_FRAME = 10  # px (working scale): smaller components are never a printed box around a digit
 FRAME_SIDE = 0.9  # of each side of its bounding box: inked this much, a component is a closed box
@@ -92,7 +93,7 @@ def _walls(keep: np.ndarray, top: int, bottom: int, thick: int) -> np.ndarray:
     walls = np.zeros_like(keep)
     if bottom <= top:
         return walls
-    runs, _ = ndimage.label(keep[top:bottom].mean(axis=0) >= FRAME_SIDE)
+    runs, _ = label(keep[top:bottom].mean(axis=0) >= FRAME_SIDE)
     for sl in ndimage.find_objects(runs):
         if sl[0].stop - sl[0].start <= thick + 1:
             walls[top:bottom, sl[0]] = True

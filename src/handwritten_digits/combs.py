@@ -8,6 +8,7 @@ import numpy as np
 from scipy import ndimage
 
 from handwritten_digits.lines import BRIDGE, LINE_SPAN, give_back, line_band, run_pieces
+from handwritten_digits.morph import label
 
 COMB_TICKS = 3  # an open comb (a form's baseline with a tick between cells) has this many ticks or more,
 COMB_EVEN = 0.15  # at whole multiples of one spacing give or take this fraction of it,
@@ -101,7 +102,7 @@ def _ticks(mask: np.ndarray, sl: tuple[slice, slice], band: np.ndarray
 def _alone(rest: np.ndarray, ticks: list[tuple[np.ndarray, float]]) -> list[tuple[np.ndarray, float]]:
     """The ticks that are strokes of their own in `rest` (the window's ink less the line): their
     components reach neither edge of the window and hold little more ink than the tick itself."""
-    labels, _ = ndimage.label(rest)
+    labels, _ = label(rest, connectivity=4)
     sizes = np.bincount(labels.ravel())
     edge = np.zeros(len(sizes), bool)  # components reaching the window's top or bottom
     edge[labels[0]] = edge[labels[-1]] = True
@@ -119,7 +120,7 @@ def _stubs(run: np.ndarray, other: np.ndarray, thick: float
     """([(columns, length, centre)], their median length) for the strokes in per-column runs off a
     line that could be a comb's ticks: thin, ending at the line (no run on its other side), of one
     length; None for fewer than COMB_TICKS."""
-    stubs, _ = ndimage.label(run >= 2)  # a pixel or two beside the line is its rim
+    stubs, _ = label(run >= 2)  # a pixel or two beside the line is its rim
     found = []
     for k, (s,) in enumerate(ndimage.find_objects(stubs), 1):
         inside = stubs[s] == k

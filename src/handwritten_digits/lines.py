@@ -14,7 +14,7 @@ import numpy as np
 from scipy import ndimage
 
 from handwritten_digits.masks import bbox, components, drop_specks
-from handwritten_digits.morph import long_runs, thicken
+from handwritten_digits.morph import label, long_runs, thicken
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def erase_ruling(fg: np.ndarray) -> tuple[np.ndarray, int]:
 def _ruling(profile: np.ndarray) -> tuple[int, bool]:
     """(lines in a row (column) profile, whether they are ruling: RULED_LINES or more, thin, evenly
     spaced)."""
-    labels, n = ndimage.label(profile > RULE_LEVEL)
+    labels, n = label(profile > RULE_LEVEL)
     if n < RULED_LINES:
         return n, False
     sl = ndimage.find_objects(labels)

@@ -8,42 +8,44 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-EIGHT = np.ones((3, 3), bool)  # 8-connectivity
+from handwritten_digits.morph import bounding_rect
+from handwritten_digits.morph import label as label_pixels
+
 SPECK_FRAC = 0.02  # components smaller than this fraction of the largest are specks
 MIN_SPECK = 3  # px (working scale): smaller components are always specks
 
 
 def bbox(mask: np.ndarray, pad: int = 0) -> tuple[slice, slice] | None:
     """(rows, cols) slices of the mask's bounding box grown by `pad`, or None when it is empty."""
-    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-    if not len(rows):
+    x, y, w, h = bounding_rect(mask)
+    if not w:
         return None
-    return (slice(max(rows[0] - pad, 0), min(rows[-1] + 1 + pad, mask.shape[0])),
-            slice(max(cols[0] - pad, 0), min(cols[-1] + 1 + pad, mask.shape[1])))
+    return (slice(max(y - pad, 0), min(y + h + pad, mask.shape[0])),
+            slice(max(x - pad, 0), min(x + w + pad, mask.shape[1])))
 
 
-def label(mask: np.ndarray, structure: np.ndarray = EIGHT) -> tuple[np.ndarray, int]:
-    """`ndimage.label`, computed inside the mask's bounding box only: ink is usually a small part of
-    the picture, and labelling is the commonest step of the ink search."""
+def label(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """`ndimage.label` (8-connected), computed inside the mask's bounding box only: ink is usually a
+    small part of the picture, and labelling is the commonest step of the ink search."""
     labels = np.zeros(mask.shape, np.int32)
-    box, boxed, n = _label_box(mask, structure)
+    box, boxed, n = _label_box(mask)
     if box is not None:
         labels[box] = boxed
     return labels, n
 
 
-def count(mask: np.ndarray, structure: np.ndarray = EIGHT) -> int:
-    """The number of connected components of `mask`."""
-    return _label_box(mask, structure)[2]
+def count(mask: np.ndarray) -> int:
+    """The number of 8-connected components of `mask`."""
+    return _label_box(mask)[2]
 
 
-def _label_box(mask: np.ndarray, structure: np.ndarray = EIGHT
-               ) -> tuple[tuple[slice, slice] | None, np.ndarray | None, int]:
-    """(the mask's bounding box, the labels inside it, their count); (None, None, 0) when empty."""
+def _label_box(mask: np.ndarray) -> tuple[tuple[slice, slice] | None, np.ndarray | None, int]:
+    """(the mask's bounding box, the 8-connected labels inside it, their count); (None, None, 0) when
+    empty."""
     box = bbox(mask)
     if box is None:
         return None, None, 0
-    labels, n = ndimage.label(mask[box], structure)
+    labels, n = label_pixels(mask[box])
     return box, labels, n
 
 
@@ -76,11 +78,11 @@ class Components:
         return out
 
 
-def components(mask: np.ndarray, structure: np.ndarray = EIGHT) -> Components:
-    """The components of `mask`: what `ndimage.label`, `np.bincount` and `ndimage.find_objects` give
-    on the whole mask, at the cost of its bounding box."""
+def components(mask: np.ndarray) -> Components:
+    """The 8-connected components of `mask`: what `ndimage.label`, `np.bincount` and
+    `ndimage.find_objects` give on the whole mask, at the cost of its bounding box."""
     labels = np.zeros(mask.shape, np.int32)
-    box, boxed, n = _label_box(mask, structure)
+    box, boxed, n = _label_box(mask)
     if box is None:
         return Components(labels, np.zeros(1, np.intp), [])
     labels[box] = boxed
@@ -115,7 +117,7 @@ def stroke_width(binary: np.ndarray) -> float:
 def enclosed(mask: np.ndarray) -> int:
     """Pixels off the mask that it encloses (the holes `ndimage.binary_fill_holes` fills: not
     4-connected to the border), counted by labelling the paper once instead of filling iteratively."""
-    paper, _ = ndimage.label(np.pad(~mask, 1, constant_values=True))
+    paper, _ = label_pixels(np.pad(~mask, 1, constant_values=True), connectivity=4)
     return int(np.count_nonzero(paper)) - int(np.count_nonzero(paper == paper[0, 0]))
 
 

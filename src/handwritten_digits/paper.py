@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image
-from scipy import ndimage
 
 from handwritten_digits.lines import MIN_LINED_SIDE
 from handwritten_digits.masks import components, stroke_width
-from handwritten_digits.morph import grey_close, grey_open
+from handwritten_digits.morph import grey_close, grey_open, median
 
 CLEAN_NOISE = 1.0  # gray levels of pixel noise: below this an image is digital (a canvas), not a photo
 FLAT_BACKGROUND = 10  # gray levels: a background estimate varying less than this is taken as flat
@@ -72,7 +71,7 @@ def _background(work: np.ndarray, invert: bool, clean: bool) -> np.ndarray:
     step = max(1, round(max(work.shape) / BG_SIDE))
     small = np.asarray(Image.fromarray(np.ascontiguousarray(work)).reduce(step)) if step > 1 else work
     k = max(round(BG_WINDOW * max(small.shape)), 2 * MIN_STROKE_WINDOW // step) | 1
-    coarse = ndimage.median_filter(small, size=k, mode="nearest")
+    coarse = median(small, k)
     if int(coarse.max()) - int(coarse.min()) < FLAT_BACKGROUND:  # a canvas or a scan: no shadow either
         return np.full(work.shape, float(np.median(coarse)), np.float32)
     coarse = resize(coarse, (work.shape[1], work.shape[0]), Image.Resampling.BILINEAR)
