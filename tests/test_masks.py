@@ -67,3 +67,20 @@ def test_upscaling_a_mask_by_block_copy_matches_pillows_nearest_resize():
         for size in ((33 * step, 17 * step), (33 * step - 2, 17 * step - 1)):  # whole, cut by the edge
             expect = resize(m.astype(np.float32), size, Image.Resampling.NEAREST)
             assert np.array_equal(_upscale(m, step, size), expect)
+
+
+def test_paper_resize_matches_pillow_enlarging_and_is_pillow_shrinking():
+    from PIL import Image
+
+    from handwritten_digits.paper import resize
+    rng = np.random.default_rng(0)
+    for shape, size in (((23, 32), (214, 160)), ((5, 7), (21, 15)), ((40, 30), (40, 90)), ((9, 9), (9, 9))):
+        a = rng.integers(0, 256, shape).astype(np.uint8)
+        pil = Image.fromarray(a.astype(np.float32), "F")
+        expect = np.asarray(pil.resize(size, Image.Resampling.BILINEAR))
+        out = resize(a, size, Image.Resampling.BILINEAR)
+        assert out.dtype == np.float32 and out.shape == expect.shape
+        assert np.abs(out - expect).max() < 1e-4
+    a = rng.random((60, 80)).astype(np.float32)  # shrinking averages (Pillow's support), unlike OpenCV's
+    expect = np.asarray(Image.fromarray(a, "F").resize((20, 15), Image.Resampling.BILINEAR))
+    assert np.array_equal(resize(a, (20, 15), Image.Resampling.BILINEAR), expect)
