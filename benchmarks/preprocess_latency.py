@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFilter
 
+from benchmarks.common import machine
 from handwritten_digits.preprocess import prepare
 from handwritten_digits.recognize import Recognizer
 
@@ -51,6 +52,18 @@ def timed(fn, runs: int) -> tuple[list[float], list[float]]:
     return wall, cpu
 
 
+def probe_ms() -> float:
+    """Milliseconds for a fixed pure-Python loop (median of 5): machines of one kind differ, and one
+    machine drifts, by tens of percent in the interpreter-bound work that most of an answer is, so
+    compare figures taken on different days by this too."""
+    times = []
+    for _ in range(5):
+        t = time.perf_counter()
+        sum(range(1_000_000))
+        times.append((time.perf_counter() - t) * 1e3)
+    return round(float(np.median(times)), 2)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=None)
@@ -73,7 +86,8 @@ def main() -> None:
               "file_to_answer_ms_p90": round(float(np.percentile(end, 90)), 3),
               "preprocess_cpu_ms_p50": round(float(np.median(pre_cpu)), 3),
               "file_to_answer_cpu_ms_p50": round(float(np.median(end_cpu)), 3),
-              "load_average_1min": round(os.getloadavg()[0], 2), "cpus": os.cpu_count()}
+              "load_average_1min": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
+              "python_probe_ms": probe_ms(), "machine": machine()}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
