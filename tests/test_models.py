@@ -104,3 +104,35 @@ def test_simple_cnn_is_the_records_member(kernel: int, widths: list[int], flat: 
 def test_simple_cnn_refuses_other_kernels(kernel: object) -> None:
     with pytest.raises(ModelError, match="kernel must be one of"):
         create_model("simple-cnn", kernel=kernel)
+
+
+@pytest.mark.parametrize("head", ["flat", "pool"])
+def test_served_forward_is_the_modules_bit_for_bit(head: str) -> None:
+    from handwritten_digits.models.ours import SmallCNN
+    torch.manual_seed(0)
+    model = SmallCNN(((8, 8), (16,), (24,)), head=head, dropout=0.3, kernel=5)
+    for m in model.modules():  # running statistics away from their initial 0 and 1
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    model.eval()
+    one = torch.rand(1, 1, 28, 28).contiguous(memory_format=torch.channels_last)
+    for x in (torch.rand(3, 1, 28, 28), one):
+        with torch.no_grad():
+            ref = model.forward_with_features(x)
+        with torch.inference_mode():
+            out = model.forward_with_features(x)
+        assert torch.equal(out[0], ref[0]) and torch.equal(out[1], ref[1])
+    model.train()  # in training the modules run: the batch's statistics, not the running ones
+    model.classifier[0].p = 0.0
+    x = torch.rand(4, 1, 28, 28)
+    with torch.no_grad():
+        ref = model.forward_with_features(x)[0]
+    with torch.inference_mode():
+        out = model.forward_with_features(x)[0]
+    assert torch.allclose(out, ref, atol=1e-5)
+    model.eval()
+    with torch.inference_mode():
+        assert not torch.allclose(model.forward_with_features(x)[0], ref, atol=1e-3)
