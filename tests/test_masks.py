@@ -84,3 +84,19 @@ def test_paper_resize_matches_pillow_enlarging_and_is_pillow_shrinking():
     a = rng.random((60, 80)).astype(np.float32)  # shrinking averages (Pillow's support), unlike OpenCV's
     expect = np.asarray(Image.fromarray(a, "F").resize((20, 15), Image.Resampling.BILINEAR))
     assert np.array_equal(resize(a, (20, 15), Image.Resampling.BILINEAR), expect)
+
+
+def test_percentile_and_median_are_numpys_bit_for_bit():
+    from handwritten_digits.paper import median, percentile
+    rng = np.random.default_rng(0)
+    for i in range(3000):
+        n = int(rng.integers(1, 200))
+        a = [(rng.random(n) * 255).astype(np.float32),  # the paper estimate, ink strengths
+             rng.integers(0, 12, n).astype(np.float32) * np.float32(rng.random()),  # ties
+             rng.integers(0, 256, n).astype(np.uint8),  # a coarse paper grid
+             rng.integers(0, 30, n)][i % 4]  # run lengths
+        for q in (0, 10, 50, 75, 90, 95, 99.98, 100):
+            assert percentile(a, q) == float(np.percentile(a, q))
+        assert median(a) == float(np.median(a))
+    grid = rng.random((7, 9)).astype(np.float32)
+    assert median(grid) == float(np.median(grid)) and np.isnan(percentile(np.zeros(0), 50))

@@ -12,6 +12,7 @@ from scipy import ndimage
 
 from handwritten_digits.masks import components
 from handwritten_digits.morph import label
+from handwritten_digits.paper import percentile
 
 MIN_FRAME = 10  # px (working scale): smaller components are never a printed box around a digit
 FRAME_SIDE = 0.9  # of each side of its bounding box: inked this much, a component is a closed box
@@ -108,7 +109,7 @@ def _edge_line(comp: np.ndarray, side: str) -> int:
     inked = runs > 0
     if inked.mean() < FRAME_SIDE:
         return 0
-    thick = int(np.percentile(runs[inked], 75))
+    thick = int(percentile(runs[inked], 75))
     return thick + 1 if thick <= max(2, a.shape[1] // 6) else 0
 
 

@@ -35,8 +35,10 @@ from handwritten_digits.morph import grow
 from handwritten_digits.paper import (
     CLEAN_NOISE,
     foreground,
+    median,
     noise_sigma,
     otsu,
+    percentile,
     percentiles,
     polarity,
     resize,
@@ -156,13 +158,13 @@ class Ink:
         ring[ys.start - y0:ys.stop - y0, xs.start - x0:xs.stop - x0] = False
         if not ring.any():
             return 0.0, 0.0
-        inside, under = float(np.median(self.bg[sl])), self.bg[mask]
+        inside, under = median(self.bg[sl]), self.bg[mask]
         if self.invert:  # dark ink: an object darker than the darkest tenth of the paper around it
-            paper = float(np.percentile(around[ring], 10))
-            box, strokes = paper - inside, paper - float(np.percentile(under, 10))
+            paper = percentile(around[ring], 10)
+            box, strokes = paper - inside, paper - percentile(under, 10)
         else:
-            paper = float(np.percentile(around[ring], 90))
-            box, strokes = inside - paper, float(np.percentile(under, 90)) - paper
+            paper = percentile(around[ring], 90)
+            box, strokes = inside - paper, percentile(under, 90) - paper
         return max(0.0, box) / self.contrast, max(0.0, strokes) / self.contrast
 
     def box(self, mask: np.ndarray) -> list[int]:
@@ -217,12 +219,12 @@ def find_ink(gray: np.ndarray, factor: float = 1.0, work_side: int = WORK_SIDE, 
     strong = fg > thr
     weak = fg > max(ink.floor, HYSTERESIS * thr)
     if ink.invert:  # division amplifies the noise of shadowed paper: the floor rises with it there
-        paper = float(np.median(ink.bg))
+        paper = median(ink.bg)
         weak &= fg > ink.floor + noise * (np.maximum(paper / np.maximum(ink.bg, 1.0), 1.0) - 1.0) * 2.0
     mask = strong & weak
     if not mask.any():
         return ink
-    ink.level = float(np.percentile(fg[mask], 95))
+    ink.level = percentile(fg[mask], 95)
     if ink.level < FAINT_INK:  # pencil: fainter pixels joined to sure ink are ink
         # too (the light end of a stroke), never on their own. Not for pen: its faint rims would
         # join a digit to a box or to its neighbours
@@ -231,7 +233,7 @@ def find_ink(gray: np.ndarray, factor: float = 1.0, work_side: int = WORK_SIDE, 
         hit[labels[mask]] = True
         hit[0] = False
         mask = hit[labels]
-        ink.level = float(np.percentile(fg[mask], 95))
+        ink.level = percentile(fg[mask], 95)
     if ink.level - ink.floor < MIN_INK_LEVEL:
         return ink
     mask = drop_specks(_drop_border_solids(mask))

@@ -106,6 +106,6 @@ def label(mask: np.ndarray, connectivity: int = 8) -> tuple[np.ndarray, int]:
     return (labels[0] if flat else labels), n - 1
 
 
-def median(a: np.ndarray, size: int) -> np.ndarray:
+def median_filter(a: np.ndarray, size: int) -> np.ndarray:
     """`ndimage.median_filter(a, size=size, mode="nearest")` for a uint8 image and an odd `size`."""
     return a.copy() if size == 1 else cv2.medianBlur(np.ascontiguousarray(a), size)

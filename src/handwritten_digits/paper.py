@@ -9,7 +9,7 @@ from PIL import Image
 
 from handwritten_digits.lines import MIN_LINED_SIDE
 from handwritten_digits.masks import components, stroke_width
-from handwritten_digits.morph import grey_close, grey_open, median
+from handwritten_digits.morph import grey_close, grey_open, median_filter
 
 CLEAN_NOISE = 1.0  # gray levels of pixel noise: below this an image is digital (a canvas), not a photo
 FLAT_BACKGROUND = 10  # gray levels: a background estimate varying less than this is taken as flat
@@ -40,8 +40,8 @@ def polarity(work: np.ndarray, lo: float, med: float, hi: float, clean: bool
         return True, _background(work, True, clean)
     if min(med - lo, hi - med) > AMBIGUOUS * (hi - lo):
         dark, light = _background(work, True, clean), _background(work, False, clean)
-        out_dark = np.percentile(dark - work, 99.98)  # a small digit may be 0.05% of the page
-        out_light = np.percentile(work - light, 99.98)
+        out_dark = percentile(dark - work, 99.98)  # a small digit may be 0.05% of the page
+        out_light = percentile(work - light, 99.98)
         return bool(out_dark > out_light), dark if out_dark > out_light else light
     return bool(invert), _background(work, bool(invert), clean)
 
@@ -72,9 +72,9 @@ def _background(work: np.ndarray, invert: bool, clean: bool) -> np.ndarray:
     step = max(1, round(max(work.shape) / BG_SIDE))
     small = np.asarray(Image.fromarray(np.ascontiguousarray(work)).reduce(step)) if step > 1 else work
     k = max(round(BG_WINDOW * max(small.shape)), 2 * MIN_STROKE_WINDOW // step) | 1
-    coarse = median(small, k)
+    coarse = median_filter(small, k)
     if int(coarse.max()) - int(coarse.min()) < FLAT_BACKGROUND:  # a canvas or a scan: no shadow either
-        return np.full(work.shape, float(np.median(coarse)), np.float32)
+        return np.full(work.shape, median(coarse), np.float32)
     coarse = resize(coarse, (work.shape[1], work.shape[0]), Image.Resampling.BILINEAR)
     window = max(MIN_STROKE_WINDOW, round(STROKE_WINDOW * max(work.shape)))
     fine = (grey_close if invert else grey_open)(np.ascontiguousarray(work), window)
@@ -153,6 +153,36 @@ def otsu(hist: np.ndarray) -> float:
 def percentiles(hist: np.ndarray, qs: tuple[float, ...]) -> list[float]:
     cdf = np.cumsum(hist) / max(hist.sum(), 1)
     return [float(np.searchsorted(cdf, q)) for q in qs]
+
+
+def percentile(a: np.ndarray, q: float) -> float:
+    """`float(np.percentile(a, q))` (linear interpolation, the same arithmetic bit for bit) without
+    numpy's general machinery, a quarter of the cost: an answer takes half a dozen of these."""
+    a = np.ravel(a)
+    if a.size == 0:
+        return float("nan")
+    v = (a.size - 1) * (q / 100)
+    lo = int(v)
+    hi = min(lo + 1, a.size - 1)
+    part = np.partition(a, (lo, hi))
+    x, y = part[lo], part[hi]
+    t, d = v - lo, y - x
+    return float(y - d * (1 - t)) if t >= 0.5 else float(x + d * t)
+
+
+def median(a: np.ndarray) -> float:
+    """`float(np.median(a))`, bit for bit, at half the cost (see `percentile`)."""
+    a = np.ravel(a)
+    n, k = a.size, a.size // 2
+    if n == 0:
+        return float("nan")
+    if n % 2:
+        return float(np.partition(a, k)[k])
+    part = np.partition(a, (k - 1, k))
+    x, y = part[k - 1], part[k]
+    if a.dtype.kind in "biu":  # numpy averages integers in float64
+        return (float(x) + float(y)) / 2
+    return float((x + y) / 2)
 
 
 def resize(a: np.ndarray, size: tuple[int, int], method: Image.Resampling) -> np.ndarray:
