@@ -74,13 +74,18 @@ def test_paper_resize_matches_pillow_enlarging_and_is_pillow_shrinking():
 
     from handwritten_digits.paper import resize
     rng = np.random.default_rng(0)
-    for shape, size in (((23, 32), (214, 160)), ((5, 7), (21, 15)), ((40, 30), (40, 90)), ((9, 9), (9, 9))):
+    for shape, size in (((23, 32), (214, 160)), ((5, 7), (21, 15)), ((40, 30), (40, 90)), ((9, 9), (9, 9)),
+                        ((2, 3), (17, 11))):
         a = rng.integers(0, 256, shape).astype(np.uint8)
         pil = Image.fromarray(a.astype(np.float32), "F")
         expect = np.asarray(pil.resize(size, Image.Resampling.BILINEAR))
         out = resize(a, size, Image.Resampling.BILINEAR)
         assert out.dtype == np.float32 and out.shape == expect.shape
-        assert np.abs(out - expect).max() < 1e-4
+        assert np.abs(out - expect).max() < 5e-5  # rounding: same positions, same weights
+    row = rng.integers(0, 256, (1, 40)).astype(np.uint8)  # one row: Pillow's own result
+    pil = Image.fromarray(row.astype(np.float32), "F")
+    expect = np.asarray(pil.resize((280, 7), Image.Resampling.BILINEAR))
+    assert np.array_equal(resize(row, (280, 7), Image.Resampling.BILINEAR), expect)
     a = rng.random((60, 80)).astype(np.float32)  # shrinking averages (Pillow's support), unlike OpenCV's
     expect = np.asarray(Image.fromarray(a, "F").resize((20, 15), Image.Resampling.BILINEAR))
     assert np.array_equal(resize(a, (20, 15), Image.Resampling.BILINEAR), expect)
@@ -99,4 +104,6 @@ def test_percentile_and_median_are_numpys_bit_for_bit():
             assert percentile(a, q) == float(np.percentile(a, q))
         assert median(a) == float(np.median(a))
     grid = rng.random((7, 9)).astype(np.float32)
-    assert median(grid) == float(np.median(grid)) and np.isnan(percentile(np.zeros(0), 50))
+    assert median(grid) == float(np.median(grid))
+    with pytest.raises(ValueError, match="empty"):
+        percentile(np.zeros(0), 50)

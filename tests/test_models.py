@@ -118,6 +118,8 @@ def test_served_forward_is_the_modules_bit_for_bit(head: str) -> None:
             m.weight.data.uniform_(0.5, 1.5)
             m.bias.data.uniform_(-0.2, 0.2)
     model.eval()
+    calls = []
+    model.features[0].register_forward_hook(lambda *_: calls.append(1))
     one = torch.rand(1, 1, 28, 28).contiguous(memory_format=torch.channels_last)
     for x in (torch.rand(3, 1, 28, 28), one):
         with torch.no_grad():
@@ -125,14 +127,15 @@ def test_served_forward_is_the_modules_bit_for_bit(head: str) -> None:
         with torch.inference_mode():
             out = model.forward_with_features(x)
         assert torch.equal(out[0], ref[0]) and torch.equal(out[1], ref[1])
-    model.train()  # in training the modules run: the batch's statistics, not the running ones
-    model.classifier[0].p = 0.0
+    assert len(calls) == 2  # the modules ran under no_grad only: inference mode took the functional path
+    # one layer left in training (the rest in eval): the modules run, with that layer's batch statistics
+    model.features[3][1].train()
     x = torch.rand(4, 1, 28, 28)
     with torch.no_grad():
         ref = model.forward_with_features(x)[0]
     with torch.inference_mode():
         out = model.forward_with_features(x)[0]
-    assert torch.allclose(out, ref, atol=1e-5)
+    assert len(calls) == 4 and torch.allclose(out, ref, atol=1e-5)
     model.eval()
     with torch.inference_mode():
         assert not torch.allclose(model.forward_with_features(x)[0], ref, atol=1e-3)

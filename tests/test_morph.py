@@ -83,9 +83,9 @@ def test_median_matches_scipy(size):
 
 
 def test_bounding_rect_is_the_box_of_the_set_rows_and_columns():
-    for seed, p in ((0, 0.999), (1, 0.9), (2, 0.3), (3, 1.0)):
+    for seed, p in ((0, 0.999), (1, 0.995), (2, 0.98), (3, 0.3), (4, 1.0)):
         m = mask(seed, p)
-        for sub in (m, m[3:30, 5:40], m[::2], m.T):  # views, strided and transposed
+        for sub in (m, m[3:30, 5:40], m[::2], m.T, m.astype(np.int64), m.astype(np.float32)):
             rows, cols = np.flatnonzero(sub.any(1)), np.flatnonzero(sub.any(0))
             expect = (int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)) \
                 if len(rows) else (0, 0, 0, 0)

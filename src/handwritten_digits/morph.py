@@ -85,10 +85,12 @@ def max_filter(a: np.ndarray, size: int) -> np.ndarray:
 
 
 def bounding_rect(mask: np.ndarray) -> tuple[int, int, int, int]:
-    """(x, y, w, h) of a 2-D bool mask's set pixels, (0, 0, 0, 0) when there are none: the box of
+    """(x, y, w, h) of a 2-D mask's set (nonzero) pixels, (0, 0, 0, 0) when there are none: the box of
     `np.flatnonzero(mask.any(1))` and `np.flatnonzero(mask.any(0))`, without their temporaries."""
     if mask.size == 0:
         return 0, 0, 0, 0
+    if mask.dtype != bool:
+        mask = mask != 0
     m = mask if mask.strides[-1] == 1 else np.ascontiguousarray(mask)
     return cv2.boundingRect(m.view(np.uint8))
 
