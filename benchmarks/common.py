@@ -16,18 +16,20 @@ RESULTS = Path(__file__).parent / "results"
 
 
 def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    info: dict[str, str] = {}
+    try:  # the first processor's block
+        for line in Path("/proc/cpuinfo").read_text().split("\n\n")[0].splitlines():
+            key, _, value = line.partition(":")
+            info[key.strip()] = value.strip()
     except OSError:
         pass
     from handwritten_digits.context import native_bf16
 
-    # "AMD EPYC" names both a Zen 4 with AVX-512 and BF16 and an AVX2-only part: say which
-    return {"cpu": cpu, "cores": os.cpu_count(), "simd": torch.backends.cpu.get_cpu_capability(),
+    # "AMD EPYC" names both a Zen 4 with AVX-512 and BF16 and an AVX2-only part: say which (and the
+    # family/model: AMD's 25/1 is a Zen 3, 25/17 a Zen 4)
+    return {"cpu": info.get("model name", "unknown"),
+            "cpu_family_model": f"{info['cpu family']}/{info['model']}" if "cpu family" in info else None,
+            "cores": os.cpu_count(), "simd": torch.backends.cpu.get_cpu_capability(),
             "native_bf16": native_bf16(torch.device("cpu")), "torch_threads": torch.get_num_threads(),
             "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
             "torch": torch.__version__, "python": platform.python_version(),
