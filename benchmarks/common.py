@@ -16,6 +16,8 @@ RESULTS = Path(__file__).parent / "results"
 
 
 def machine() -> dict[str, Any]:
+    # read here, not through handwritten_digits.report.machine: latency_compare runs this file against
+    # older packages, so it may use only what they had
     info: dict[str, str] = {}
     try:  # the first processor's block
         for line in Path("/proc/cpuinfo").read_text().split("\n\n")[0].splitlines():
