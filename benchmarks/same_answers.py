@@ -1,0 +1,97 @@
+"""Whether this checkout answers exactly as an earlier commit did, image by image.
+
+A change made for speed must not change what is read. This runs `predict` on every image under a
+folder (and `read` on those under a `numbers/` folder) once with the commit's package and once with
+this checkout's, and compares, per image: the digit, the reason, the confidence (5 decimals), an MD5 of
+the 28x28 image the model saw, and the reading (text, reason, each digit, confidence and box). Exit
+status 1 when any image differs.
+
+    python -m benchmarks.same_answers --against f0df250 benchmarks/data/realworld-tune
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from benchmarks.common import write_result
+from benchmarks.latency_compare import ROOT, export
+
+SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+BATCH = 64
+SHOWN = 20  # differing images listed in the result
+
+
+def images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES)
+
+
+def record(folder: Path) -> dict[str, list]:
+    """Image path (relative to `folder`) -> what the package on sys.path answers for it."""
+    import torch
+
+    from handwritten_digits.recognize import Recognizer
+    torch.set_num_threads(1)
+    recognizer = Recognizer.load()
+    files = images(folder)
+    rows: dict[str, list] = {}
+    for start in range(0, len(files), BATCH):
+        chunk = files[start:start + BATCH]
+        for f, p in zip(chunk, recognizer.predict_many([str(f) for f in chunk]), strict=True):
+            seen = None if p.model_input is None else hashlib.md5(p.model_input.tobytes()).hexdigest()
+            rows[f.relative_to(folder).as_posix()] = [p.digit, p.reason, round(p.confidence, 5), seen]
+    for f in files:
+        if "numbers" in f.relative_to(folder).parts:
+            r = recognizer.read(str(f))
+            rows[f.relative_to(folder).as_posix()].append(
+                [r.text, r.reason, [[d.digit, round(d.confidence, 4), d.box] for d in r.digits]])
+    return rows
+
+
+def differences(before: dict[str, list], after: dict[str, list]) -> list[dict]:
+    """The images whose records differ (or that only one side has), in path order."""
+    return [{"image": k, "before": before.get(k), "after": after.get(k)}
+            for k in sorted(before.keys() | after.keys()) if before.get(k) != after.get(k)]
+
+
+def _record_with(src: Path, folder: Path, out: Path) -> dict[str, list]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), str(ROOT)])}
+    subprocess.run([sys.executable, "-m", "benchmarks.same_answers", str(folder), "--record", str(out)],
+                   check=True, env=env, cwd=ROOT)
+    return json.loads(out.read_text())
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("folder", type=Path, help="images to answer (searched recursively)")
+    ap.add_argument("--against", help="the earlier commit (any git revision)")
+    ap.add_argument("--record", type=Path, metavar="OUT", help=argparse.SUPPRESS)  # one side, as JSON
+    args = ap.parse_args(argv)
+    if not args.folder.is_dir() or not images(args.folder):
+        sys.exit(f"error: {args.folder}: no images there")
+    if args.record:
+        args.record.write_text(json.dumps(record(args.folder.resolve())))
+        return
+    if not args.against:
+        sys.exit("error: --against REV is required")
+    folder = args.folder.resolve()
+    with tempfile.TemporaryDirectory() as tmp:
+        before = _record_with(export(args.against, Path(tmp)), folder, Path(tmp) / "before.json")
+        after = _record_with(ROOT / "src", folder, Path(tmp) / "after.json")
+    diff = differences(before, after)
+    result = {"against": args.against, "folder": str(args.folder), "images": len(after),
+              "differ": len(diff), "examples": diff[:SHOWN]}
+    print(json.dumps(result, indent=2))
+    print(write_result("same_answers", result), file=sys.stderr)
+    if diff:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
