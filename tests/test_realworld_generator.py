@@ -109,6 +109,26 @@ def test_baseline_finds_dark_ink_on_light_paper(generated: tuple[Path, list[dict
     assert 40 <= otsu(np.r_[np.full(100, 40), np.full(100, 220)]) < 220  # splits the two classes
 
 
+def test_scoring_writes_one_line_per_image(generated: tuple[Path, list[dict]], tmp_path: Path) -> None:
+    from benchmarks.realworld import score
+    out, records = generated
+    score.main(["--data", str(out), "--tiles", "0", "--out", str(tmp_path / "rw"),
+                "--items", str(tmp_path / "items.jsonl")])
+    rows = [json.loads(line) for line in (tmp_path / "items.jsonl").read_text().splitlines()]
+    singles = [r for r in records if r["kind"] != "number"]
+    numbers = [r for r in records if r["kind"] == "number"]
+    assert [r["file"] for r in rows] == [r["file"] for r in singles + numbers]
+    for row, r in zip(rows, singles + numbers, strict=True):
+        assert row["expected"] == (r["text"] if r["kind"] == "number" else r["label"])
+    blank = next(row for row in rows if row["condition"] == "blank")
+    assert blank["answer"] is None and blank["reason"] == "blank" and blank["right"]
+    table = json.loads((tmp_path / "rw.json").read_text())["table"]  # the rows add up to the table
+    for name, field in (("good", "accuracy_pct"), ("bad", "accuracy_pct"), ("numbers", "accuracy_pct"),
+                        ("negatives", "abstained_pct")):
+        right = [row["right"] for row in rows if row["set"] == name]
+        assert table[name][field] == round(100 * sum(right) / len(right), 2), name
+
+
 @pytest.mark.mnist
 def test_real_mnist_test_digits(tmp_path: Path) -> None:
     src = G.load_sources(seed=0)

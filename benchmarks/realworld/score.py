@@ -8,7 +8,8 @@ Single digits and negatives go through `Recognizer.predict_many`, numbers throug
 as "not available" while it raises NotImplementedError). The baseline feeds the same model with a
 threshold-crop-centre input (Otsu, invert to white-on-black, bounding box, 20x20, centred in 28x28)
 and never abstains. Also checks that MNIST test tiles lose nothing when passed through preprocessing.
-Writes benchmarks/results/realworld.json and realworld.md.
+Writes benchmarks/results/realworld.json and realworld.md; `--items FILE` also one JSON line per image
+(expected, answer, reason, right) for finding the misses.
 """
 
 from __future__ import annotations
@@ -125,6 +126,21 @@ def mnist_tiles(rec: Recognizer, n: int, split: str = "score") -> dict:
             "abstained_pct": 100 * float(np.mean([p.digit is None for p in preds]))}
 
 
+def items(singles: list[dict], answers: list, baseline: list, number_records: list[dict],
+          numbers: list | None) -> list[dict]:
+    """One row per image, for finding the misses: what was expected, what was answered and why."""
+    rows = [{"file": r["file"], "set": r["set"], "condition": r["condition"], "kind": r["kind"],
+             "expected": r["label"], "answer": digit, "reason": reason, "baseline": b}
+            for r, (digit, reason), b in zip(singles, answers, baseline, strict=True)]
+    rows += [{"file": r["file"], "set": r["set"], "condition": r["condition"], "kind": r["kind"],
+              "expected": r["text"], "answer": text, "reason": reason}
+             for r, (text, reason) in zip(number_records, numbers or [], strict=False)]
+    for row in rows:  # a negative is right when abstained
+        negative = row["kind"] == "negative"
+        row["right"] = row["answer"] is None if negative else row["answer"] == row["expected"]
+    return rows
+
+
 def pct(k: float, n: int) -> float | None:
     return round(100 * k / n, 2) if n else None
 
@@ -232,6 +248,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tiles", type=int,
                         help="MNIST test tiles to check (default 10000, 1000 with --small; 0: skip)")
     parser.add_argument("--out", type=Path, default=RESULTS / "realworld", help="writes OUT.json and OUT.md")
+    parser.add_argument("--items", type=Path, metavar="FILE",
+                        help="also write one JSON line per image (expected, answer, reason, right)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     folder = args.data or default_out(args.split, args.small)
@@ -255,6 +273,10 @@ def main(argv: list[str] | None = None) -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
     args.out.with_suffix(".md").write_text(markdown(report))
+    if args.items:
+        rows = items(singles, answers, baseline, number_records, numbers)
+        args.items.parent.mkdir(parents=True, exist_ok=True)
+        args.items.write_text("".join(json.dumps(row) + "\n" for row in rows))
     print(markdown(report))
 
 
