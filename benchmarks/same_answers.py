@@ -1,10 +1,11 @@
 """Whether this checkout answers exactly as an earlier commit did, image by image.
 
-A change made for speed must not change what is read. This runs `predict` on every image under a
-folder (and `read` on those under a `numbers/` folder) once with the commit's package and once with
-this checkout's, and compares, per image: the digit, the reason, the confidence (5 decimals), an MD5 of
-the 28x28 image the model saw, and the reading (text, reason, each digit, confidence and box). Exit
-status 1 when any image differs.
+A change made for speed must not change what is read. This runs `Recognizer.predict` on every image
+under a folder, one image at a time as a served request and the latency benchmark do (and `read` on
+those in a folder named `numbers`), once with the commit's package and once with this checkout's, and
+compares, per image: the digit, the reason, the confidence (5 decimals), an MD5 of the 28x28 image the
+model saw, and the reading (text, reason, each digit, confidence and box). Exit status 1 when any
+image differs.
 
     python -m benchmarks.same_answers --against f0df250 benchmarks/data/realworld-tune
 """
@@ -24,7 +25,6 @@ from benchmarks.common import write_result
 from benchmarks.latency_compare import ROOT, export
 
 SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
-BATCH = 64
 SHOWN = 20  # differing images listed in the result
 
 
@@ -39,18 +39,14 @@ def record(folder: Path) -> dict[str, list]:
     from handwritten_digits.recognize import Recognizer
     torch.set_num_threads(1)
     recognizer = Recognizer.load()
-    files = images(folder)
     rows: dict[str, list] = {}
-    for start in range(0, len(files), BATCH):
-        chunk = files[start:start + BATCH]
-        for f, p in zip(chunk, recognizer.predict_many([str(f) for f in chunk]), strict=True):
-            seen = None if p.model_input is None else hashlib.md5(p.model_input.tobytes()).hexdigest()
-            rows[f.relative_to(folder).as_posix()] = [p.digit, p.reason, round(p.confidence, 5), seen]
-    for f in files:
-        if "numbers" in f.relative_to(folder).parts:
+    for f in images(folder):
+        p = recognizer.predict(str(f))
+        seen = None if p.model_input is None else hashlib.md5(p.model_input.tobytes()).hexdigest()
+        row = rows[f.relative_to(folder).as_posix()] = [p.digit, p.reason, round(p.confidence, 5), seen]
+        if "numbers" in f.parts:
             r = recognizer.read(str(f))
-            rows[f.relative_to(folder).as_posix()].append(
-                [r.text, r.reason, [[d.digit, round(d.confidence, 4), d.box] for d in r.digits]])
+            row.append([r.text, r.reason, [[d.digit, round(d.confidence, 4), d.box] for d in r.digits]])
     return rows
 
 
@@ -60,10 +56,13 @@ def differences(before: dict[str, list], after: dict[str, list]) -> list[dict]:
             for k in sorted(before.keys() | after.keys()) if before.get(k) != after.get(k)]
 
 
-def _record_with(src: Path, folder: Path, out: Path) -> dict[str, list]:
+def _record_with(src: Path, folder: Path, out: Path, name: str) -> dict[str, list]:
+    """The record of the package in `src` (ahead of the installed one on the path)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), str(ROOT)])}
-    subprocess.run([sys.executable, "-m", "benchmarks.same_answers", str(folder), "--record", str(out)],
-                   check=True, env=env, cwd=ROOT)
+    command = [sys.executable, "-m", "benchmarks.same_answers", str(folder), "--record", str(out)]
+    done = subprocess.run(command, env=env, cwd=ROOT, check=False)
+    if done.returncode != 0:
+        sys.exit(f"error: answering with {name} failed (exit status {done.returncode}; its error is above)")
     return json.loads(out.read_text())
 
 
@@ -82,8 +81,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit("error: --against REV is required")
     folder = args.folder.resolve()
     with tempfile.TemporaryDirectory() as tmp:
-        before = _record_with(export(args.against, Path(tmp)), folder, Path(tmp) / "before.json")
-        after = _record_with(ROOT / "src", folder, Path(tmp) / "after.json")
+        old = export(args.against, Path(tmp))
+        before = _record_with(old, folder, Path(tmp) / "before.json", args.against)
+        after = _record_with(ROOT / "src", folder, Path(tmp) / "after.json", "this checkout")
     diff = differences(before, after)
     result = {"against": args.against, "folder": str(args.folder), "images": len(after),
               "differ": len(diff), "examples": diff[:SHOWN]}

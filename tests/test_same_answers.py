@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,27 @@ def test_this_checkout_answers_as_its_own_commit(tmp_path: Path, monkeypatch: py
     same_answers.main([str(_folder(tmp_path / "imgs")), "--against", "HEAD"])
     result = json.loads((tmp_path / "results" / "same_answers.json").read_text())
     assert result["images"] == 3 and result["differ"] == 0 and result["examples"] == []
+
+
+@pytest.mark.slow
+def test_a_package_that_answers_otherwise_is_caught(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commit's side must run the commit's code: an older package whose ink search works on a
+    coarser copy (a stand-in for a change that moves answers) is told apart from this checkout."""
+    from benchmarks import common, same_answers
+    old = tmp_path / "old" / "src"
+    skip = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    shutil.copytree(same_answers.ROOT / "src", old, ignore=skip)
+    ink = old / "handwritten_digits" / "ink.py"
+    text = ink.read_text()
+    assert "\nWORK_SIDE = 256 " in text
+    ink.write_text(text.replace("\nWORK_SIDE = 256 ", "\nWORK_SIDE = 48 "))
+    monkeypatch.setattr(same_answers, "export", lambda rev, into: old)
+    monkeypatch.setattr(common, "RESULTS", tmp_path / "results")
+    with pytest.raises(SystemExit) as e:
+        same_answers.main([str(_folder(tmp_path / "imgs")), "--against", "older"])
+    assert e.value.code == 1
+    result = json.loads((tmp_path / "results" / "same_answers.json").read_text())
+    assert result["differ"] >= 1 and result["examples"][0]["before"] != result["examples"][0]["after"]
 
 
 def test_a_folder_without_images_is_a_one_line_error(tmp_path: Path) -> None:
