@@ -203,6 +203,22 @@ def test_two_digits_are_multiple_for_predict(mnist_recognizer: Recognizer, mnist
     assert p.digit is None and p.reason == "multiple_digits"
 
 
+@pytest.mark.parametrize(("text", "reason"), [("2024", "multiple_digits"), ("20241126", "multiple_digits"),
+                                              ("35", "multiple_digits"), ("hello", "not_a_digit"),
+                                              ("xxxx", "not_a_digit")])
+def test_a_row_of_glyphs_is_several_digits_only_when_read_finds_a_number(
+        mnist_recognizer: Recognizer, text: str, reason: str) -> None:
+    """A number too wide to pass for one digit is not "not a digit", and a word is not "several
+    digits": `predict` says what `read` finds."""
+    from PIL import ImageDraw, ImageFont
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 90)
+    img = Image.new("L", (90 + 60 * len(text), 160), 255)
+    ImageDraw.Draw(img).text((20, 20), text, fill=0, font=font)
+    p = mnist_recognizer.predict(img)
+    assert p.digit is None and p.reason == reason
+    assert (mnist_recognizer.read(img).text == text) == (reason == "multiple_digits")
+
+
 def test_a_bold_eight_is_not_a_dot() -> None:
     from PIL import ImageDraw
 

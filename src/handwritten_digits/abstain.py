@@ -51,13 +51,20 @@ def digit_reason(ink: Ink, shape: Shape | None = None) -> str | None:
     if ink.mask is None:
         return "blank"
     reason = shape_reason(shape if shape is not None else ink.shape(ink.mask))
-    if reason is None:
-        found = glyphs(ink.page, ink.parts)
-        tallest = max((g.height for g in found), default=0)
-        found = merge_strokes(found, ONE_DIGIT_WIDTH * tallest, 1.0)  # a 4 written in two strokes
-        if sum(g.height >= SIDE_BY_SIDE * tallest for g in found) > 1:
-            return "multiple_digits"
+    if reason is None and side_by_side(ink) > 1:
+        return "multiple_digits"
     return reason
+
+
+def side_by_side(ink: Ink) -> int:
+    """How many glyphs of about the tallest one's height stand side by side on the page (a 4 written
+    in two strokes is one)."""
+    if ink.page is None:
+        return 0
+    found = glyphs(ink.page, ink.parts)
+    tallest = max((g.height for g in found), default=0)
+    found = merge_strokes(found, ONE_DIGIT_WIDTH * tallest, 1.0)
+    return sum(g.height >= SIDE_BY_SIDE * tallest for g in found)
 
 
 def shape_reason(shape: Shape, alone: bool = True) -> str | None:

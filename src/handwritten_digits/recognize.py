@@ -19,7 +19,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from handwritten_digits.abstain import FILLED, MAX_INK_FRACTION, digit_reason, keeps, sank, shape_reason
+from handwritten_digits.abstain import (
+    FILLED,
+    MAX_INK_FRACTION,
+    digit_reason,
+    keeps,
+    sank,
+    shape_reason,
+    side_by_side,
+)
 from handwritten_digits.errors import DigitsError
 from handwritten_digits.evaluate import infer
 from handwritten_digits.ink import Ink, Shape, find_ink
@@ -180,6 +188,9 @@ class Recognizer:
           `flat_gate_threshold` allows. First looks that answered a digit although the paper estimate
           sank under its ink (`sank`) get this look too, and its answer replaces theirs when it is a
           digit that `keeps` the first look's ink.
+        Ink that stands as several glyphs side by side is "multiple_digits" when `read` finds a number
+        in it (even one too wide to pass for one digit) and "not_a_digit" when `read` finds none (a
+        word).
         The image is decoded once: each look finds the ink again in the decoded pixels."""
         preps = [self._prepare(src) for src in sources]
         results = self._answer(sources, preps)
@@ -199,6 +210,12 @@ class Recognizer:
                     if results[i].reason != "blank" and p.shape.solid < FILLED
                     and keeps(p.ink, (f := prepare_gray(p.ink.gray, p.ink.factor, flat=p.ink.invert)).ink)}
             self._second_look(sources, results, flat, gate)
+        for r, p in zip(results, preps, strict=True):
+            if r.reason in ("not_a_digit", "multiple_digits") and isinstance(p, Preprocessed) \
+                    and side_by_side(p.ink) > 1:
+                seen = self._read_gray(None, p.ink.gray, p.ink.factor).reason
+                if seen in (None, "unreadable", "not_a_digit"):
+                    r.reason = "not_a_digit" if seen == "not_a_digit" else "multiple_digits"
         for r, p in zip(results, preps, strict=True):
             if r.reason == "blank" and isinstance(p, Preprocessed) and p.ink.noise >= NOISY:
                 r.reason = "not_a_digit"
@@ -272,6 +289,10 @@ class Recognizer:
             gray, factor = load_gray(source)
         except DigitsError as e:
             return Reading(name, None, [], "error", str(e))
+        return self._read_gray(name, gray, factor)
+
+    def _read_gray(self, name: str | None, gray: np.ndarray, factor: float) -> Reading:
+        """`read` of an image already decoded by `load_gray`."""
         ink = find_ink(gray, factor, READ_WORK_SIDE)
         if ink.page is None or not ink.page.any():
             return Reading(name, None, [], "not_a_digit" if ink.noise >= NOISY else "blank")
