@@ -188,9 +188,9 @@ class Recognizer:
           `flat_gate_threshold` allows. First looks that answered a digit although the paper estimate
           sank under its ink (`sank`) get this look too, and its answer replaces theirs when it is a
           digit that `keeps` the first look's ink.
-        Ink that stands as several glyphs side by side is "multiple_digits" when `read` finds a number
-        in it (even one too wide to pass for one digit) and "not_a_digit" when `read` finds none (a
-        word).
+        Ink that stands as several glyphs side by side gets the reason `read` gives it: "multiple_digits"
+        when it reads a number (even one too wide to pass for one digit) or is unsure of a digit,
+        "not_a_digit" when it refuses the ink (a word); otherwise the reason stays.
         The image is decoded once: each look finds the ink again in the decoded pixels."""
         preps = [self._prepare(src) for src in sources]
         results = self._answer(sources, preps)
