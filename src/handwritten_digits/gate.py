@@ -117,9 +117,6 @@ def attach(model_spec: str | Path | None, gate: nn.Module, out: Path, threshold:
     loaded = load_model(model_spec)
     if loaded.path is None:
         raise DigitsError("the model has no file to copy")
-    if loaded.meta.get("model") == "ensemble":
-        raise DigitsError(f"{loaded.path}: a gate cannot be attached to an ensemble; attach it to a "
-                          "single model")
     entry = {"model": GATE_MODEL, "model_args": GATE_ARGS, "threshold": threshold, "metrics": metrics or {}}
     return save_with(loaded.path, out, "gate", entry, gate.state_dict())
 

@@ -138,25 +138,35 @@ def load_model(spec: str | os.PathLike | None = None, device: str | torch.device
         from handwritten_digits.models.ensemble import load_ensemble
         return load_ensemble(weights, meta, device)
     model = create_model(meta["model"], **meta.get("model_args", {}))
-    gate = _gate(weights, meta["gate"]) if "gate" in meta else None
     try:
         state = load_file(str(weights))
         model.load_state_dict({k: v for k, v in state.items()
                                if not k.startswith((GATE_PREFIX, OOD_PREFIX))})
-        if gate is not None:
-            gate.load_state_dict({k[len(GATE_PREFIX):]: v for k, v in state.items()
-                                  if k.startswith(GATE_PREFIX)})
     except (SafetensorError, RuntimeError, OSError) as e:
         raise ModelError(f"{weights}: weights do not load ({str(e).splitlines()[0]})") from None
+    gate = load_gate(weights, meta, state, device)
     ood = _ood(weights, meta["ood"], state, model, len(meta["class_names"])) if "ood" in meta else None
     # channels_last lets oneDNN run the convolutions without reordering (about 2x faster on CPU).
     model.to(device).to(memory_format=torch.channels_last).eval()
     extra = {}
     if gate is not None:  # the "not a digit" gate (handwritten_digits.gate), shipped in the same file
-        extra["gate"] = gate.to(device).to(memory_format=torch.channels_last).eval()
+        extra["gate"] = gate
     if ood is not None:  # the out-of-distribution score's statistics (handwritten_digits.ood)
         extra["ood"] = ood
     return LoadedModel(model, meta, weights, extra)
+
+
+def load_gate(weights: Path, meta: dict, state: dict[str, torch.Tensor], device: str | torch.device
+              ) -> nn.Module | None:
+    """The "not a digit" gate a model file carries (`gate.*` tensors, `gate` in the sidecar), or None."""
+    if "gate" not in meta:
+        return None
+    gate = _gate(weights, meta["gate"])
+    try:
+        gate.load_state_dict({k[len(GATE_PREFIX):]: v for k, v in state.items() if k.startswith(GATE_PREFIX)})
+    except RuntimeError as e:
+        raise ModelError(f"{weights}: the gate's weights do not load ({str(e).splitlines()[0]})") from None
+    return gate.to(device).to(memory_format=torch.channels_last).eval()
 
 
 def _ood(weights: Path, spec: Any, state: dict[str, torch.Tensor], model: nn.Module,

@@ -1,8 +1,11 @@
 """An ensemble of trained models usable wherever one model is.
 
-Saved as one safetensors file (member i's weights under the prefix `m{i}.`) and one sidecar listing the
-members' own sidecars. The ensemble takes pixels/255 and normalises per member; its "logits" are the
-mean of the members' log-probabilities, so softmax of them is the geometric-mean prediction.
+Saved as one safetensors file (member i's weights under the prefix `members.{i}.`) and one sidecar
+listing the members' own sidecars. The ensemble takes pixels/255 and normalises per member; its
+"logits" are the mean of the members' log-probabilities, so softmax of them is the geometric-mean
+prediction. The first member that carries a "not a digit" gate lends it to the ensemble (the gate
+judges the preprocessed image, whatever classifier reads it); the out-of-distribution score describes
+one classifier's features and stays with single models.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ class Ensemble(nn.Module):
 
 def build_ensemble(specs: list[str | os.PathLike], out: str | os.PathLike) -> Path:
     """Combine trained models (run folders or .safetensors files) into one ensemble file."""
-    from handwritten_digits.modelio import load_model, make_sidecar, save_model
+    from handwritten_digits.modelio import GATE_PREFIX, load_model, make_sidecar, save_model
     if len(specs) < 2:
         raise ModelError("an ensemble needs at least two models")
     loaded = [load_model(s) for s in specs]
@@ -45,11 +48,16 @@ def build_ensemble(specs: list[str | os.PathLike], out: str | os.PathLike) -> Pa
     meta.update(model="ensemble", model_args={},
                 members=[{k: v for k, v in m.meta.items() if k != "versions"} for m in loaded])
     meta["input"].update(mean=0.0, std=1.0)
-    return save_model(out, ens, meta)
+    state = ens.state_dict()
+    gated = next((m for m in loaded if "gate" in m.extra), None)
+    if gated is not None:
+        meta["gate"] = gated.meta["gate"]
+        state |= {GATE_PREFIX + k: v for k, v in gated.extra["gate"].state_dict().items()}
+    return save_model(out, state, meta)
 
 
 def load_ensemble(weights: Path, meta: dict[str, Any], device: str | torch.device):  # noqa: ANN201
-    from handwritten_digits.modelio import LoadedModel
+    from handwritten_digits.modelio import LoadedModel, load_gate
     state = load_file(str(weights))
     members, norms = [], []
     for i, member in enumerate(meta["members"]):
@@ -59,4 +67,5 @@ def load_ensemble(weights: Path, meta: dict[str, Any], device: str | torch.devic
         members.append(model)
         norms.append((float(member["input"]["mean"]), float(member["input"]["std"])))
     model = Ensemble(members, norms).to(device).to(memory_format=torch.channels_last).eval()
-    return LoadedModel(model, meta, weights)
+    gate = load_gate(weights, meta, state, device)
+    return LoadedModel(model, meta, weights, {} if gate is None else {"gate": gate})
