@@ -38,11 +38,19 @@ def test_an_ensemble_averages_its_members_log_probabilities(tiny_run: Path, tmp_
 
 def test_an_ensemble_carries_the_first_gated_members_gate(tiny_run: Path, tmp_path: Path) -> None:
     digit = synthetic_digits(1, seed=3)[0][0]
-    gated = attach(tiny_run, fixed_gate(not_digit=True), tmp_path / "gated", threshold=0.8)
-    path = build_ensemble([tiny_run, gated], tmp_path / "ens")
+    first = fixed_gate(not_digit=True)
+    with torch.no_grad():  # weights of its own everywhere, so that a partial copy shows
+        for t in first.parameters():
+            t.add_(torch.randn_like(t) * 0.01)
+    gated = attach(tiny_run, first, tmp_path / "gated", threshold=0.8)
+    other = attach(tiny_run, fixed_gate(not_digit=False), tmp_path / "other", threshold=0.7)
+    path = build_ensemble([tiny_run, gated, other], tmp_path / "ens")
     assert json.loads(path.with_suffix(".json").read_text())["gate"]["threshold"] == 0.8
     rec = Recognizer.load(path)
-    assert "gate" in rec.loaded.extra and rec.gate_threshold == 0.8
+    gate = rec.loaded.extra["gate"]
+    assert rec.gate_threshold == 0.8 and not gate.training
+    assert all(torch.equal(a, b) for a, b in zip(gate.state_dict().values(), first.state_dict().values(),
+                                                   strict=True))
     assert rec.predict(digit).reason == "not_a_digit"
     assert Recognizer.load(path, max_not_digit=1.0).predict(digit).reason != "not_a_digit"
     # a gate attached to the ensemble afterwards replaces it
@@ -54,3 +62,12 @@ def test_an_ensemble_carries_the_first_gated_members_gate(tiny_run: Path, tmp_pa
 def test_an_ensemble_needs_two_models(tiny_run: Path, tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="at least two"):
         build_ensemble([tiny_run], tmp_path / "ens")
+
+
+def test_an_ensemble_whose_gate_tensors_are_missing_is_a_model_error(tiny_run: Path, tmp_path: Path) -> None:
+    from safetensors.torch import load_file, save_file
+    gated = attach(tiny_run, fixed_gate(not_digit=True), tmp_path / "gated")
+    path = build_ensemble([gated, tiny_run], tmp_path / "ens")
+    save_file({k: v for k, v in load_file(str(path)).items() if not k.startswith("gate.")}, str(path))
+    with pytest.raises(ModelError, match="gate's weights do not load"):
+        load_model(path)

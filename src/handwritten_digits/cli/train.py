@@ -217,8 +217,11 @@ def calibrate(model: str) -> None:
 @click.option("--out", "out_path", required=True, type=click.Path(), help="Output .safetensors file.")
 def ensemble(models: tuple[str, ...], out_path: str) -> None:
     """Combine trained models into one ensemble file usable wherever a model is."""
+    from handwritten_digits.modelio import read_sidecar
     from handwritten_digits.models.ensemble import build_ensemble
     from handwritten_digits.runs import calibrate as fit
     path = build_ensemble(list(models), out_path)
     fit(path)
-    out.print(f"ensemble of {len(models)} written to {path}")
+    gate = read_sidecar(path).get("gate")
+    carried = f" with the first gated member's gate (threshold {gate['threshold']})" if gate else ", no gate"
+    out.print(f"ensemble of {len(models)} written to {path}{carried}")
