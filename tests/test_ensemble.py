@@ -39,9 +39,10 @@ def test_an_ensemble_averages_its_members_log_probabilities(tiny_run: Path, tmp_
 def test_an_ensemble_carries_the_first_gated_members_gate(tiny_run: Path, tmp_path: Path) -> None:
     digit = synthetic_digits(1, seed=3)[0][0]
     first = fixed_gate(not_digit=True)
+    noise = torch.Generator().manual_seed(0)
     with torch.no_grad():  # weights of its own everywhere, so that a partial copy shows
         for t in first.parameters():
-            t.add_(torch.randn_like(t) * 0.01)
+            t.add_(torch.randn(t.shape, generator=noise) * 0.01)
     gated = attach(tiny_run, first, tmp_path / "gated", threshold=0.8)
     other = attach(tiny_run, fixed_gate(not_digit=False), tmp_path / "other", threshold=0.7)
     path = build_ensemble([tiny_run, gated, other], tmp_path / "ens")
