@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmark scripts: machine description, medians, result files."""
+"""Helpers shared by the benchmark scripts: machine description, medians, result files, and an earlier
+commit's package to run a benchmark against."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
+import tarfile
 import time
 from pathlib import Path
 from typing import Any
@@ -13,6 +17,7 @@ from typing import Any
 import torch
 
 RESULTS = Path(__file__).parent / "results"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def machine() -> dict[str, Any]:
@@ -47,3 +52,22 @@ def write_result(name: str, payload: dict[str, Any]) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps({"machine": machine(), **payload}, indent=2) + "\n")
     return path
+
+
+def export(rev: str, into: Path) -> Path:
+    """The package sources (src/) of commit `rev`, unpacked under `into`."""
+    archive = into / "src.tar"
+    try:
+        subprocess.run(["git", "-C", str(ROOT), "archive", "-o", str(archive), rev, "src"],
+                       check=True, capture_output=True, text=True)
+    except subprocess.CalledProcessError as e:
+        sys.exit(f"error: git archive {rev}: {e.stderr.strip().splitlines()[-1] if e.stderr else e}")
+    with tarfile.open(archive) as tar:
+        tar.extractall(into, filter="data")
+    return into / "src"
+
+
+def package_env(src: Path) -> dict[str, str]:
+    """The environment in which `python -m benchmarks...` imports the package from `src` (ahead of the
+    installed one, which the editable install puts after PYTHONPATH)."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), str(ROOT)])}

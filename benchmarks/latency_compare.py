@@ -12,38 +12,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import write_result
+from benchmarks.common import ROOT, export, package_env, write_result
 
-ROOT = Path(__file__).resolve().parents[1]
 KEYS = ("file_to_answer_ms_p50", "preprocess_ms_p50")
-
-
-def export(rev: str, into: Path) -> Path:
-    """The package sources (src/) of commit `rev`, unpacked under `into`."""
-    archive = into / "src.tar"
-    try:
-        subprocess.run(["git", "-C", str(ROOT), "archive", "-o", str(archive), rev, "src"],
-                       check=True, capture_output=True, text=True)
-    except subprocess.CalledProcessError as e:
-        sys.exit(f"error: git archive {rev}: {e.stderr.strip().splitlines()[-1] if e.stderr else e}")
-    with tarfile.open(archive) as tar:
-        tar.extractall(into, filter="data")
-    return into / "src"
 
 
 def run_once(src: Path, runs: int, out: Path) -> dict:
     """One run of the latency benchmark with the package imported from `src`."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), str(ROOT)])}
     subprocess.run([sys.executable, "-m", "benchmarks.preprocess_latency", "--runs", str(runs),
-                    "--out", str(out)], check=True, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+                    "--out", str(out)], check=True, env=package_env(src), cwd=ROOT, stdout=subprocess.DEVNULL)
     return json.loads(out.read_text())
 
 

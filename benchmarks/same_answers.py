@@ -15,14 +15,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import write_result
-from benchmarks.latency_compare import ROOT, export
+from benchmarks.common import ROOT, export, package_env, write_result
 
 SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 SHOWN = 20  # differing images listed in the result
@@ -58,9 +56,8 @@ def differences(before: dict[str, list], after: dict[str, list]) -> list[dict]:
 
 def _record_with(src: Path, folder: Path, out: Path, name: str) -> dict[str, list]:
     """The record of the package in `src` (ahead of the installed one on the path)."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), str(ROOT)])}
     command = [sys.executable, "-m", "benchmarks.same_answers", str(folder), "--record", str(out)]
-    done = subprocess.run(command, env=env, cwd=ROOT, check=False)
+    done = subprocess.run(command, env=package_env(src), cwd=ROOT, check=False)
     if done.returncode != 0:
         sys.exit(f"error: answering with {name} failed (exit status {done.returncode}; its error is above)")
     return json.loads(out.read_text())
