@@ -47,6 +47,33 @@ def test_sixteen_bit_tiff_scaled_not_clipped() -> None:
     assert gray.dtype == np.uint8 and 0 < gray.min() < 40 and gray.max() > 200
 
 
+@pytest.mark.parametrize("size", [(4960, 7016), (1200, 5000)])  # an A4 page at 600 dpi; a tall strip
+def test_large_sixteen_bit_scan_is_shrunk(size: tuple[int, int]) -> None:
+    """Pillow cannot reduce a 16-bit image by some factors ("image has wrong mode")."""
+    w, h = size
+    a = np.full((h, w), 60000, np.uint16)
+    a[h // 3:2 * h // 3, w // 2:w // 2 + w // 20] = 3000
+    gray, factor = load_gray(to_bytes(Image.fromarray(a), "PNG"))
+    assert max(gray.shape) == 1024 and factor == pytest.approx(max(size) / 1024)
+    assert gray.min() < 20 and gray.max() > 220
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_a_strip_thinner_than_a_pixel_once_shrunk(fmt: str) -> None:
+    """A 5000x3 image shrinks to less than a pixel's height; a JPEG's draft size must not be 0."""
+    gray, _ = load_gray(to_bytes(Image.new("L", (5000, 3), 200), fmt))
+    assert gray.shape[1] == 1024 and gray.shape[0] >= 1
+
+
+def test_nan_pixels_are_a_clear_error() -> None:
+    a = np.full((50, 50), 0.9, np.float32)
+    a[10, 10] = np.nan
+    with pytest.raises(ImageError, match=r"^<image>: image holds NaN"):
+        load_gray(to_bytes(Image.fromarray(a, "F"), "TIFF"))
+    with pytest.raises(ImageError, match="NaN or infinite"):
+        load_gray(np.where(np.eye(50, dtype=bool), np.inf, 0.5))
+
+
 def test_animated_gif_first_frame() -> None:
     first = draw_seven().convert("P")
     second = Image.new("L", (200, 200), 230).convert("P")

@@ -127,6 +127,27 @@ def test_any_input_is_answered_never_raised(recognizer: Recognizer, tmp_path: Pa
     assert recognizer.read(io.BytesIO(path.read_bytes())).reason == "blank"
 
 
+def test_every_mode_and_shape_is_answered_never_raised(recognizer: Recognizer) -> None:
+    """Pillow modes, formats and extreme shapes (a 5000x3 JPEG and a 1200x5000 16-bit PNG raised
+    before, losing the whole batch): each is answered, or is that item's error."""
+    sources: list = []
+    for mode in ("1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "I", "I;16", "F"):
+        for size in ((1, 1), (5000, 3), (3, 5000), (1200, 5000)):
+            img = Image.new(mode, size)
+            for fmt in ("PNG", "JPEG", "TIFF"):
+                buf = io.BytesIO()
+                try:
+                    img.save(buf, fmt)
+                except (OSError, KeyError, ValueError):
+                    continue  # Pillow cannot write this mode in this format
+                sources.append(buf.getvalue())
+            sources.append(img)
+    assert len(sources) > 80
+    for results in (recognizer.predict_many(sources), recognizer.read_many(sources)):
+        assert len(results) == len(sources)
+        assert all(r.reason is not None and (r.reason != "error" or r.error) for r in results)
+
+
 @pytest.mark.parametrize("arg", [{"min_confidence": 2}, {"min_confidence": -0.1}, {"max_not_digit": -1},
                                  {"max_not_digit": 1.5}, {"min_confidence": True}, {"min_confidence": None},
                                  {"max_not_digit": "0.5"}])

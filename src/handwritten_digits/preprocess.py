@@ -106,7 +106,8 @@ def decode(source: ImageInput, max_pixels: int | None = None, draft: int | None 
         raise ImageError(f"{name}: image too large ({w}x{h} = {w * h:,} pixels, limit {limit:,}), "
                          "refused before decoding")
     if draft and img.format == "JPEG":  # decode the luminance alone (no colour conversion), smaller
-        size = (draft * w // max(w, h), draft * h // max(w, h)) if max(w, h) > draft else (w, h)
+        long = max(w, h)  # a side may not round to 0 (a 5000x3 strip)
+        size = (max(1, draft * w // long), max(1, draft * h // long)) if long > draft else (w, h)
         if img.mode == "RGB" or size != (w, h):
             img.draft("L" if img.mode == "RGB" else img.mode, size)
     try:
@@ -124,7 +125,7 @@ def decode(source: ImageInput, max_pixels: int | None = None, draft: int | None 
 def to_gray(img: Image.Image) -> np.ndarray:
     """(H, W) uint8 luminance: alpha composited on white, 16-bit scaled, palette/CMYK converted."""
     if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        a = np.asarray(img, dtype=np.float32)
+        a = _finite(np.asarray(img, dtype=np.float32))
         peak = float(a.max(initial=0))
         top = 1.0 if img.mode == "F" and peak <= 1.0 else 65535.0 if peak > 255 else 255.0
         return np.clip(a * (255.0 / top), 0, 255).astype(np.uint8)
@@ -183,14 +184,18 @@ def to_mnist(source: ImageInput) -> np.ndarray:
 def load_gray(source: ImageInput, max_pixels: int | None = None) -> tuple[np.ndarray, float]:
     """(H, W) uint8 with at most FULL_SIDE px on the long side, and input pixels per pixel."""
     img = decode(source, max_pixels, draft=FULL_SIDE)
+    name = str(source) if isinstance(source, str | os.PathLike) else "<image>"
     if min(img.size) == 0:
-        name = str(source) if isinstance(source, str | os.PathLike) else "<image>"
         raise ImageError(f"{name}: empty image ({img.size[0]}x{img.size[1]} px)")
     original = img.info.get("original_size", img.size)
     if max(img.size) > FULL_SIDE:
-        img = img.copy()
+        img = img.convert("I") if img.mode.startswith("I;16") else img.copy()  # Pillow can't reduce I;16
         img.thumbnail((FULL_SIDE, FULL_SIDE), Image.Resampling.BOX, reducing_gap=2.0)
-    return to_gray(img), max(original) / max(img.size)
+    try:
+        gray = to_gray(img)
+    except ImageError as e:
+        raise ImageError(f"{name}: {e}") from None
+    return gray, max(original) / max(img.size)
 
 
 def render(ink: Ink, mask: np.ndarray) -> np.ndarray:
@@ -252,6 +257,7 @@ def _from_array(a: np.ndarray) -> Image.Image:
     if a.dtype == bool:
         a = a.astype(np.uint8) * 255
     elif a.dtype.kind == "f":
+        a = _finite(a)
         a = np.clip(a * (255.0 if a.max(initial=0) <= 1.0 else 1.0), 0, 255).astype(np.uint8)
     elif a.dtype != np.uint8:
         a = np.clip(a, 0, 255).astype(np.uint8)
@@ -261,6 +267,12 @@ def _from_array(a: np.ndarray) -> Image.Image:
         return Image.fromarray(a)
     except (TypeError, ValueError) as e:
         raise ImageError(f"array of shape {a.shape}: not an image ({e})") from None
+
+
+def _finite(a: np.ndarray) -> np.ndarray:
+    if not np.isfinite(a).all():
+        raise ImageError("image holds NaN or infinite values, not pixel levels")
+    return a
 
 
 def _short(e: BaseException) -> str:
