@@ -98,7 +98,7 @@ def save_with(weights: Path, out: str | os.PathLike, key: str, entry: dict,
     replaced by `tensors` and `entry` (how a gate or an OOD score is attached to a model)."""
     prefix = f"{key}."
     meta = {**read_sidecar(weights), key: entry}
-    state = {k: v for k, v in load_file(str(weights)).items() if not k.startswith(prefix)}
+    state = {k: v for k, v in read_weights(weights).items() if not k.startswith(prefix)}
     state |= {prefix + k: v.contiguous() for k, v in tensors.items()}
     return save_model(out, state, meta)
 
@@ -126,6 +126,12 @@ def read_sidecar(weights: Path) -> dict:
         raise ModelError(f"{side}: unreadable sidecar ({e})") from None
     if meta.get("format") != SIDECAR_FORMAT or "model" not in meta:
         raise ModelError(f"{side}: not a handwritten-digits model sidecar")
+    numbers = {"temperature": meta.get("temperature", 1.0)}
+    if isinstance(meta.get("input"), dict):
+        numbers |= {"input std": meta["input"].get("std", 1.0)}
+    for what, value in numbers.items():  # 0, negative or NaN would turn every answer upside down
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
+            raise ModelError(f"{side}: {what} must be a positive number, not {value!r}")
     return meta
 
 
@@ -137,13 +143,9 @@ def load_model(spec: str | os.PathLike | None = None, device: str | torch.device
     if meta["model"] == "ensemble":
         from handwritten_digits.models.ensemble import load_ensemble
         return load_ensemble(weights, meta, device)
-    model = create_model(meta["model"], **meta.get("model_args", {}))
-    try:
-        state = load_file(str(weights))
-        model.load_state_dict({k: v for k, v in state.items()
-                               if not k.startswith((GATE_PREFIX, OOD_PREFIX))})
-    except (SafetensorError, RuntimeError, OSError) as e:
-        raise ModelError(f"{weights}: weights do not load ({str(e).splitlines()[0]})") from None
+    state = read_weights(weights)
+    model = build(weights, "", meta["model"], meta.get("model_args", {}),
+                  {k: v for k, v in state.items() if not k.startswith((GATE_PREFIX, OOD_PREFIX))})
     gate = load_gate(weights, meta, state, device)
     ood = _ood(weights, meta["ood"], state, model, len(meta["class_names"])) if "ood" in meta else None
     # channels_last lets oneDNN run the convolutions without reordering (about 2x faster on CPU).
@@ -161,11 +163,14 @@ def load_gate(weights: Path, meta: dict, state: dict[str, torch.Tensor], device:
     """The "not a digit" gate a model file carries (`gate.*` tensors, `gate` in the sidecar), or None."""
     if "gate" not in meta:
         return None
-    gate = _gate(weights, meta["gate"])
-    try:
-        gate.load_state_dict({k[len(GATE_PREFIX):]: v for k, v in state.items() if k.startswith(GATE_PREFIX)})
-    except RuntimeError as e:
-        raise ModelError(f"{weights}: the gate's weights do not load ({str(e).splitlines()[0]})") from None
+    spec = meta["gate"]
+    ok = isinstance(spec, dict) and isinstance(spec.get("model"), str) \
+        and isinstance(spec.get("threshold"), int | float) and 0.0 <= spec["threshold"] <= 1.0
+    if not ok:
+        raise ModelError(f"{weights.with_suffix('.json')}: malformed 'gate' entry (needs a model name, "
+                         "model_args and a threshold between 0 and 1)")
+    gate = build(weights, "the gate's ", spec["model"], spec.get("model_args", {}),
+                 {k[len(GATE_PREFIX):]: v for k, v in state.items() if k.startswith(GATE_PREFIX)})
     return gate.to(device).to(memory_format=torch.channels_last).eval()
 
 
@@ -192,18 +197,37 @@ def _ood(weights: Path, spec: Any, state: dict[str, torch.Tensor], model: nn.Mod
     return {"means": means, "precision": precision}
 
 
-def _gate(weights: Path, spec: Any) -> nn.Module:
-    """The "not a digit" gate a sidecar describes; a malformed description is a ModelError."""
-    ok = isinstance(spec, dict) and isinstance(spec.get("model"), str) \
-        and isinstance(spec.get("model_args", {}), dict) \
-        and isinstance(spec.get("threshold"), int | float) and 0.0 <= spec["threshold"] <= 1.0
-    if not ok:
-        raise ModelError(f"{weights.with_suffix('.json')}: malformed 'gate' entry (needs a model name, "
-                         "model_args and a threshold between 0 and 1)")
+def read_weights(weights: Path) -> dict[str, torch.Tensor]:
+    """All tensors of a safetensors file; an unreadable or damaged one is a ModelError."""
     try:
-        return create_model(spec["model"], **spec.get("model_args", {}))
-    except (DigitsError, TypeError) as e:
-        raise ModelError(f"{weights.with_suffix('.json')}: gate cannot be built ({e})") from None
+        return load_file(str(weights))
+    except (SafetensorError, OSError) as e:
+        raise ModelError(f"{weights}: weights do not load ({str(e).splitlines()[0]})") from None
+
+
+def build(weights: Path, whose: str, name: Any, args: Any, state: dict[str, torch.Tensor]) -> nn.Module:
+    """The registered model `name(**args)` holding `state`. It is first built on the meta device, which
+    allocates nothing, so that arguments that do not fit the weights (a hand-edited width, a negative
+    one) are a ModelError before any memory is taken. `whose` names the part in messages ("the
+    gate's ")."""
+    side = weights.with_suffix(".json")
+    if not isinstance(name, str) or not isinstance(args, dict):
+        raise ModelError(f"{side}: {whose}model name must be a string and its model_args an object")
+    try:
+        with torch.device("meta"):
+            shapes = {k: tuple(v.shape) for k, v in create_model(name, **args).state_dict().items()}
+    except (RuntimeError, DigitsError) as e:  # DigitsError: an unknown name, arguments it does not take
+        raise ModelError(f"{side}: {whose}model {name!r} cannot be built from {args} "
+                         f"({str(e).splitlines()[0]})") from None
+    stored = {k: tuple(v.shape) for k, v in state.items()}
+    if shapes != stored:
+        key = next(k for k in [*shapes, *stored] if shapes.get(k) != stored.get(k))  # the first in the model
+        found = f"{stored[key]} in the file" if key in stored else "missing from the file"
+        wanted = f"{shapes[key]} in {name!r} {args}" if key in shapes else f"not in {name!r} {args}"
+        raise ModelError(f"{weights}: {whose}weights do not load ({key}: {found}, {wanted})")
+    model = create_model(name, **args)
+    model.load_state_dict(state)
+    return model
 
 
 def latest_run_pointer() -> Path:

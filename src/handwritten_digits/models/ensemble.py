@@ -15,11 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file
 from torch import nn
 
 from handwritten_digits.errors import ModelError
-from handwritten_digits.models.registry import create_model
 
 
 class Ensemble(nn.Module):
@@ -57,14 +55,13 @@ def build_ensemble(specs: list[str | os.PathLike], out: str | os.PathLike) -> Pa
 
 
 def load_ensemble(weights: Path, meta: dict[str, Any], device: str | torch.device):  # noqa: ANN201
-    from handwritten_digits.modelio import LoadedModel, load_gate
-    state = load_file(str(weights))
+    from handwritten_digits.modelio import LoadedModel, build, load_gate, read_weights
+    state = read_weights(weights)
     members, norms = [], []
     for i, member in enumerate(meta["members"]):
-        model = create_model(member["model"], **member.get("model_args", {}))
         prefix = f"members.{i}."
-        model.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
-        members.append(model)
+        members.append(build(weights, f"member {i}'s ", member["model"], member.get("model_args", {}),
+                             {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}))
         norms.append((float(member["input"]["mean"]), float(member["input"]["std"])))
     model = Ensemble(members, norms).to(device).to(memory_format=torch.channels_last).eval()
     gate = load_gate(weights, meta, state, device)
