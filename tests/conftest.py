@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +18,27 @@ REAL_HOME = Path(os.environ.get("DIGITS_HOME", Path.home() / ".cache" / "handwri
 
 def mnist_cached() -> bool:
     return (REAL_HOME / "mnist" / "t10k-labels-idx1-ubyte").is_file()
+
+
+@pytest.fixture
+def fifo() -> Iterator[Callable[[Path], Path]]:
+    """Makes named pipes. Should code under test read one after all, a writer hangs up after 5 s:
+    the read then ends (empty) and the test fails instead of hanging."""
+    timers: list[threading.Timer] = []
+
+    def hang_up(path: Path) -> None:
+        with contextlib.suppress(OSError):  # ENXIO: nobody is reading it
+            os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+
+    def make(path: Path) -> Path:
+        os.mkfifo(path)
+        timers.append(threading.Timer(5, hang_up, [path]))
+        timers[-1].start()
+        return path
+
+    yield make
+    for timer in timers:
+        timer.cancel()
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -152,3 +155,69 @@ def test_debug_shows_the_traceback_of_an_os_error(inputs: Path, tmp_path: Path, 
     with pytest.raises(OSError):
         main(["--debug", "predict", str(inputs / "seven.png"), "--model", str(model_file),
               "--explain", str(blocker / "explain")])
+
+
+def test_a_pipe_in_a_folder_is_that_files_error_and_the_run_goes_on(capsys, inputs: Path, fifo,  # noqa: ANN001
+                                                                   model_file: Path) -> None:
+    """Reading a FIFO blocked the whole run; reading /dev/zero would have eaten the memory."""
+    fifo(inputs / "fifo.png")
+    (inputs / "null.png").symlink_to("/dev/null")  # a device (/dev/zero would never end if read)
+    code, out, err = run(capsys, "predict", str(inputs), "--model", str(model_file))
+    assert code == 0 and "seven.png: " in out
+    assert f"{inputs / 'fifo.png'}: error: not a regular file" in err
+    assert f"{inputs / 'null.png'}: error: not a regular file" in err
+
+
+def test_a_folder_that_cannot_be_read_is_reported(capsys, inputs: Path, model_file: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """os.walk skips a folder it cannot list unless asked; the images in it were silently left out."""
+    walk = os.walk
+
+    def refusing(top: str, onerror=None, **kwargs):  # noqa: ANN001, ANN202 - os.walk's signature
+        for root, dirs, names in walk(top, onerror=onerror, **kwargs):
+            if root.endswith("sub"):
+                onerror(PermissionError(13, "Permission denied", root))
+                continue
+            yield root, dirs, names
+
+    monkeypatch.setattr(os, "walk", refusing)
+    code, out, err = run(capsys, "predict", str(inputs), "--model", str(model_file))
+    assert code == 0 and "seven.png: " in out and "seven.jpg" not in out
+    assert f"{inputs / 'sub'}: error: cannot read this directory (Permission denied)" in err
+
+
+def test_an_input_name_too_long_for_an_explain_file_is_cut(capsys, inputs: Path, tmp_path: Path,
+                                                            model_file: Path) -> None:
+    """A 250-character input name made the --explain file's name too long, which ended the run."""
+    long = inputs / ("b" + "x" * 246 + ".png")
+    (inputs / "seven.png").rename(long)
+    explain = tmp_path / "explain"
+    code, out, err = run(capsys, "predict", str(long), str(inputs / "blank.png"), "--model",
+                         str(model_file), "--explain", str(explain))
+    assert code == 0 and "blank.png: - (blank)" in out and f"{long}: " in out
+    assert sorted(len(p.name) for p in explain.iterdir()) == [16, 7 + 120 + 4]  # the stem cut to 120 bytes
+
+
+def test_a_name_with_a_line_break_is_printed_on_one_line(capsys, inputs: Path, model_file: Path) -> None:
+    odd = inputs / "a\nb.png"
+    (inputs / "blank.png").rename(odd)
+    code, out, _ = run(capsys, "predict", str(odd), "--model", str(model_file))
+    assert code == 0 and out.splitlines() == [f"{inputs}/a\\nb.png: - (blank)"]
+
+
+def test_a_malformed_pixel_limit_is_one_error(capsys, inputs: Path, model_file: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DIGITS_MAX_PIXELS", "40M")
+    code, out, err = run(capsys, "predict", str(inputs / "seven.png"), "--model", str(model_file))
+    assert code == 2 and out == ""
+    assert err == "error: DIGITS_MAX_PIXELS='40M': expected a whole number of pixels\n"
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_disk_under_the_output_is_exit_2(inputs: Path, model_file: Path) -> None:
+    with open("/dev/full", "w") as full:
+        command = [sys.executable, "-m", "handwritten_digits", "predict", str(inputs / "seven.png"),
+                   "--model", str(model_file)]
+        done = subprocess.run(command, stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr == "error: the output could not be written (No space left on device)\n"

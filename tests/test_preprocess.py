@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
+import warnings
 import zlib
 from pathlib import Path
 
@@ -12,7 +13,8 @@ import pytest
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from handwritten_digits.errors import ImageError
+from handwritten_digits import preprocess
+from handwritten_digits.errors import DigitsError, ImageError
 from handwritten_digits.ink import find_ink
 from handwritten_digits.preprocess import decode, load_gray, prepare, stroke_width, to_gray, to_mnist
 
@@ -102,6 +104,75 @@ def test_alpha_only_drawing() -> None:
     rgba[..., :3] = 255
     gray = to_gray(Image.fromarray(rgba, "RGBA"))
     assert gray[50, 50] < 50 and gray[5, 5] > 200
+
+
+def test_a_pipe_or_a_device_is_not_read(tmp_path: Path, fifo) -> None:  # noqa: ANN001
+    """Reading a FIFO would block and /dev/zero would never end: both are refused unread."""
+    (tmp_path / "null.png").symlink_to("/dev/null")  # a device (/dev/zero would never end if read)
+    for path in (fifo(tmp_path / "fifo.png"), tmp_path / "null.png", tmp_path):
+        with pytest.raises(ImageError, match=r": not a regular file \(a pipe, a device or a folder\)"):
+            decode(path)
+
+
+def test_a_file_over_the_byte_limit_is_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "big.png"
+    path.write_bytes(to_bytes(draw_seven(), "PNG"))
+    assert decode(path).size == (200, 200)
+    monkeypatch.setattr(preprocess, "MAX_FILE_BYTES", path.stat().st_size - 1)
+    with pytest.raises(ImageError, match=r"big.png: file too large \(.* bytes, limit .*\), not read"):
+        decode(path)
+
+
+@pytest.mark.parametrize("stage", ["open", "load"])
+def test_whatever_a_decoder_raises_is_that_files_error(monkeypatch: pytest.MonkeyPatch, stage: str) -> None:
+    """Pillow's AVIF plugin raises RuntimeError on damaged files; any decoder may raise anything."""
+    def fail(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("bad frame")
+
+    data = to_bytes(draw_seven(), "PNG")
+    monkeypatch.setattr(*((Image, "open") if stage == "open" else (Image.Image, "load")), fail)
+    with pytest.raises(ImageError, match=r"^<bytes>: .*\(bad frame\)$"):
+        decode(data)
+
+
+def _tiff_with_a_tag_beyond_its_end() -> bytes:
+    """A valid 8x8 TIFF whose ImageDescription claims 100,000 bytes at offset 1,000,000."""
+    entries = [(256, 3, 1, 8), (257, 3, 1, 8), (258, 3, 1, 8), (259, 3, 1, 1), (262, 3, 1, 1),
+               (270, 2, 100_000, 1_000_000), (273, 4, 1, 8 + 2 + 12 * 9 + 4), (278, 3, 1, 8), (279, 4, 1, 64)]
+    ifd = struct.pack("<H", len(entries)) + b"".join(
+        struct.pack("<HHI", tag, kind, count) + struct.pack("<HH" if kind == 3 else "<I", *(
+            (value, 0) if kind == 3 else (value,))) for tag, kind, count, value in entries)
+    return b"II*\x00" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0) + bytes(range(64))
+
+
+def test_pillows_warnings_about_a_damaged_file_stay_quiet() -> None:
+    """Pillow warns (two lines on stderr) while opening a file with a damaged tag; the image is fine."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        Image.open(io.BytesIO(_tiff_with_a_tag_beyond_its_end()))
+        assert caught  # Pillow does warn about it
+        caught.clear()
+        assert decode(_tiff_with_a_tag_beyond_its_end()).size == (8, 8)
+    assert caught == []
+
+
+def test_an_icon_is_not_opened() -> None:
+    """Pillow's ICO plugin decodes an embedded PNG of any size before its size can be checked."""
+    buf = io.BytesIO()
+    draw_seven(size=(48, 48), box=(10, 8, 38, 40), width=4).save(buf, "ICO", sizes=[(48, 48)])
+    with pytest.raises(ImageError, match="not an image in a format read here"):
+        decode(buf.getvalue())
+
+
+def test_pixel_limit_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DIGITS_MAX_PIXELS", "30000")
+    assert preprocess.pixel_limit() == 30000
+    with pytest.raises(ImageError, match="limit 30,000"):
+        decode(to_bytes(draw_seven(), "PNG"))
+    for bad in ("40M", "1e9", "0", "-1"):
+        monkeypatch.setenv("DIGITS_MAX_PIXELS", bad)
+        with pytest.raises(DigitsError, match="DIGITS_MAX_PIXELS"):
+            preprocess.pixel_limit()
 
 
 def test_exif_rotated_jpeg_is_turned_upright() -> None:

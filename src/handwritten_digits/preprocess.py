@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import io
 import os
+import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,19 +25,22 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
-from handwritten_digits.errors import ImageError
+from handwritten_digits.errors import DigitsError, ImageError
 from handwritten_digits.ink import Ink, Shape, find_ink
 from handwritten_digits.masks import bbox, stroke_width
 from handwritten_digits.morph import dilate, erode, max_filter
 
 ImageInput = str | os.PathLike | bytes | BinaryIO | np.ndarray | Image.Image
 
-MAX_PIXELS = int(os.environ.get("DIGITS_MAX_PIXELS", 40_000_000))  # refuse larger images undecoded
+MAX_PIXELS = 40_000_000  # larger images are refused undecoded (DIGITS_MAX_PIXELS: see `pixel_limit`)
+MAX_FILE_BYTES = 512 * 1024 * 1024  # larger files are refused unread (40 M pixels of 16-bit RGB: 240 MB)
 # What `decode` opens (Pillow's format names): the photo, scan and drawing formats, nothing that hands
-# the bytes to an outside program (EPS goes to Ghostscript). AVIF comes last: a Pillow without its
-# plugin (older releases) raises KeyError on reaching the name, which `decode` takes as "not one of these".
-FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF", "PPM", "ICO", "TGA", "AVIF")
-NOT_A_FORMAT = "not an image in a format read here (PNG, JPEG, WebP, BMP, GIF, TIFF, PPM, ICO, TGA, AVIF)"
+# the bytes to an outside program (EPS goes to Ghostscript) and nothing that decodes while opening (ICO
+# decodes an embedded PNG of any size before its size can be checked). AVIF comes last: a Pillow without
+# its plugin (older releases) raises KeyError on reaching the name, which `decode` takes as "not one of
+# these".
+FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF", "PPM", "TGA", "AVIF")
+NOT_A_FORMAT = "not an image in a format read here (PNG, JPEG, WebP, BMP, GIF, TIFF, PPM, TGA, AVIF)"
 BYTES_NAME = "<bytes>"  # what error messages call an image given as bytes
 FULL_SIDE = 1024  # px: long side kept for rendering (JPEGs are decoded at this size via draft())
 BOX = 20  # px: MNIST scales the ink into a 20x20 box ...
@@ -75,10 +79,7 @@ def decode(source: ImageInput, max_pixels: int | None = None, draft: int | None 
     name = BYTES_NAME
     if isinstance(source, str | os.PathLike):
         name = str(source)
-        try:
-            source = Path(source).read_bytes()
-        except OSError as e:
-            raise ImageError(f"{name}: cannot read ({e.strerror or e})") from None
+        source = _read_file(Path(source), name)
     elif hasattr(source, "read"):  # an open binary file or a BytesIO
         name = source.name if isinstance(getattr(source, "name", None), str) else name
         try:
@@ -90,16 +91,16 @@ def decode(source: ImageInput, max_pixels: int | None = None, draft: int | None 
                          "a PIL image or a numpy array")
     if not source:
         raise ImageError(f"{name}: empty file (0 bytes), not an image")
-    limit = MAX_PIXELS if max_pixels is None else max_pixels
+    limit = pixel_limit() if max_pixels is None else max_pixels
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore")  # a damaged tag is Pillow's warning, not the user's problem
             img = Image.open(io.BytesIO(source), formats=FORMATS)
     except Image.DecompressionBombError:
         raise ImageError(f"{name}: image too large (over {limit:,} pixels), refused") from None
     except (UnidentifiedImageError, KeyError):
         raise ImageError(f"{name}: {NOT_A_FORMAT}") from None
-    except (OSError, ValueError, SyntaxError) as e:
+    except Exception as e:  # a decoder fed hostile bytes may raise anything (AVIF: RuntimeError)
         raise ImageError(f"{name}: not a readable image ({_short(e)})") from None
     w, h = img.size
     if w * h > limit:
@@ -117,9 +118,38 @@ def decode(source: ImageInput, max_pixels: int | None = None, draft: int | None 
             if img.getexif().get(0x0112, 1) != 1:
                 img = ImageOps.exif_transpose(img)
         img.info["original_size"] = (w, h)  # before draft(); read by load_gray
-    except (OSError, ValueError, SyntaxError, EOFError) as e:
+    except Exception as e:  # as above: OSError for a truncated file, anything for a hostile one
         raise ImageError(f"{name}: corrupt or truncated image ({_short(e)})") from None
     return img
+
+
+def pixel_limit() -> int:
+    """The most pixels an image may have to be decoded: DIGITS_MAX_PIXELS, or MAX_PIXELS."""
+    raw = os.environ.get("DIGITS_MAX_PIXELS", "").strip()
+    if not raw:
+        return MAX_PIXELS
+    try:
+        limit = int(raw)
+    except ValueError:
+        raise DigitsError(f"DIGITS_MAX_PIXELS={raw!r}: expected a whole number of pixels") from None
+    if limit <= 0:
+        raise DigitsError(f"DIGITS_MAX_PIXELS must be > 0 (got {limit})")
+    return limit
+
+
+def _read_file(path: Path, name: str) -> bytes:
+    """A regular file's bytes: a FIFO or a device (/dev/zero) would block or never end, and a file
+    over MAX_FILE_BYTES is no photo."""
+    try:
+        info = path.stat()  # follows links: zero.png -> /dev/zero is a device
+        if not stat.S_ISREG(info.st_mode):
+            raise ImageError(f"{name}: not a regular file (a pipe, a device or a folder), not read")
+        if info.st_size > MAX_FILE_BYTES:
+            raise ImageError(f"{name}: file too large ({info.st_size:,} bytes, limit {MAX_FILE_BYTES:,}), "
+                             "not read")
+        return path.read_bytes()
+    except OSError as e:
+        raise ImageError(f"{name}: cannot read ({e.strerror or e})") from None
 
 
 def to_gray(img: Image.Image) -> np.ndarray:

@@ -7,6 +7,7 @@ traceback only with --debug (which shows one for those OSErrors too).
 
 from __future__ import annotations
 
+import errno
 import logging
 
 import click
@@ -55,6 +56,9 @@ def main(argv: list[str] | None = None) -> None:
             raise
         if isinstance(e, OSError) and e.filename:  # a path the user named cannot be made or written
             click.echo(f"error: {e.filename}: {e.strerror or e}", err=True)
+            raise SystemExit(2) from None
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):  # stdout to a full disk
+            click.echo(f"error: the output could not be written ({e.strerror})", err=True)
             raise SystemExit(2) from None
         click.echo(f"internal error: {type(e).__name__}: {e} (run with --debug for details)",
                    err=True)

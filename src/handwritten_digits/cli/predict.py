@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the library loads lazily: `digits --help` stays fast
 BATCH = 64  # files per Recognizer call
 READ_BATCH = 16  # ... for `read`, whose images each hold several digits
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+EXPLAIN_STEM_BYTES = 120  # of the input's name kept in an --explain file's name
 
 _model = click.option("--model", "model_path", help="Run folder or .safetensors file (default: default).")
 _json = click.option("--json", "as_json", is_flag=True, help="One JSON object per input per line.")
@@ -41,23 +42,27 @@ _max_distance = click.option("--max-distance", type=click.FloatRange(0.0, min_op
 
 
 def expand(inputs: tuple[str, ...]) -> tuple[list[str], list[str]]:
-    """Files as given, plus the image files under each directory (sorted, recursive); and the
-    directories that hold none."""
+    """Files as given, plus the image files under each directory (sorted, recursive); and what went
+    wrong with directories: one message each for a folder that holds no image file or cannot be read."""
     files: list[str] = []
-    empty: list[str] = []
+    problems: list[str] = []
     for item in inputs:
         if os.path.isdir(item):
             found = []
-            for root, dirs, names in os.walk(item):
+            unreadable: list[OSError] = []
+            for root, dirs, names in os.walk(item, onerror=unreadable.append):
                 dirs.sort()
                 found += [os.path.join(root, n) for n in sorted(names)
                           if Path(n).suffix.lower() in IMAGE_SUFFIXES]
             files += found
-            if not found:
-                empty.append(item)
+            problems += [f"{e.filename}: error: cannot read this directory ({e.strerror or e})"
+                         for e in unreadable]
+            if not found and not unreadable:
+                problems.append(f"{item}: error: no image files in this directory (looked for "
+                                f"{', '.join(sorted(IMAGE_SUFFIXES))})")
         else:
             files.append(item)
-    return files, empty
+    return files, problems
 
 
 def batches(files: list[str], size: int = BATCH) -> Iterator[list[str]]:
@@ -72,7 +77,9 @@ def _progress() -> Progress:
 
 def _load(model_path: str | None, min_confidence: float | None, max_not_digit: float | None = None,
           max_distance: float | None = None):  # -> Recognizer
+    from handwritten_digits.preprocess import pixel_limit
     from handwritten_digits.recognize import MIN_CONFIDENCE, Recognizer
+    pixel_limit()  # a malformed DIGITS_MAX_PIXELS is one error, before any file
     rec = Recognizer.load(model_path, MIN_CONFIDENCE if min_confidence is None else min_confidence,
                           max_not_digit, max_distance)
     if max_distance is not None and "ood" not in rec.loaded.extra:
@@ -82,8 +89,21 @@ def _load(model_path: str | None, min_confidence: float | None, max_not_digit: f
 
 
 def _explain(folder: Path, file: str, index: int, image: np.ndarray | None) -> None:
-    if image is not None:
-        Image.fromarray(image).save(folder / f"{index:06d}-{Path(file).stem}.png")
+    """Save the model's input; a file that cannot be written is a warning, and the run goes on."""
+    if image is None:
+        return
+    stem = os.fsdecode(os.fsencode(Path(file).stem)[:EXPLAIN_STEM_BYTES])  # names may be 255 bytes
+    path = folder / f"{index:06d}-{stem}.png"
+    try:
+        Image.fromarray(image).save(path)
+    except OSError as e:
+        err.print(_line(f"{path}: warning: the model's input was not saved ({e.strerror or e})"),
+                  markup=False, highlight=False)
+
+
+def _line(text: str) -> str:
+    """One line, whatever a file name holds."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 @click.command()
@@ -99,7 +119,7 @@ def predict(inputs: tuple[str, ...], model_path: str | None, as_json: bool, expl
             min_confidence: float | None, max_not_digit: float | None, max_distance: float | None) -> None:
     """The single digit in each image (FILE_OR_DIR...), or why there is none."""
     recognizer = _load(model_path, min_confidence, max_not_digit, max_distance)
-    files, empty = expand(inputs)
+    files, problems = expand(inputs)
     folder = Path(explain_dir) if explain_dir else None
     if folder:
         folder.mkdir(parents=True, exist_ok=True)
@@ -109,7 +129,7 @@ def predict(inputs: tuple[str, ...], model_path: str | None, as_json: bool, expl
             _explain(folder, r.file or "input", seen, r.model_input)
         return f"- ({r.reason})" if r.digit is None else f"{r.digit} ({r.confidence:.3f})"
 
-    _stream("predict", files, empty, BATCH, recognizer.predict_many, as_json, show)
+    _stream("predict", files, problems, BATCH, recognizer.predict_many, as_json, show)
 
 
 @click.command()
@@ -123,20 +143,19 @@ def read(inputs: tuple[str, ...], model_path: str | None, as_json: bool, min_con
          max_not_digit: float | None, max_distance: float | None) -> None:
     """The number (1-20 digits on one line) in each image (FILE_OR_DIR...), or why there is none."""
     recognizer = _load(model_path, min_confidence, max_not_digit, max_distance)
-    files, empty = expand(inputs)
-    _stream("read", files, empty, READ_BATCH, recognizer.read_many, as_json,
+    files, problems = expand(inputs)
+    _stream("read", files, problems, READ_BATCH, recognizer.read_many, as_json,
             lambda r, seen: r.text if r.text is not None else f"- ({r.reason})")
 
 
-def _stream(name: str, files: list[str], empty: list[str], size: int, answer: Callable[[list[str]], list],
-            as_json: bool, show: Callable[[Any, int], str]) -> None:
+def _stream(name: str, files: list[str], problems: list[str], size: int,
+            answer: Callable[[list[str]], list], as_json: bool, show: Callable[[Any, int], str]) -> None:
     """Answer `files` in batches of `size` under a progress bar: one JSON object or one line each
     (`show(result, index)`), errors on stderr; exit status 2 when every input (a file, or a directory
-    in `empty`, which holds no image file) failed."""
-    for folder in empty:
-        err.print(f"{folder}: error: no image files in this directory (looked for "
-                  f"{', '.join(sorted(IMAGE_SUFFIXES))})", markup=False, highlight=False)
-    failed, seen = len(empty), 0
+    problem from `expand`) failed."""
+    for problem in problems:
+        err.print(_line(problem), markup=False, highlight=False)
+    failed, seen = len(problems), 0
     with _progress() as bar:
         task = bar.add_task(name, total=len(files))
         for chunk in batches(files, size):
@@ -149,8 +168,8 @@ def _stream(name: str, files: list[str], empty: list[str], size: int, answer: Ca
                     print(json.dumps(r.to_dict()), flush=True)
                 elif r.error:  # the library's messages begin with the file's name already
                     message = r.error.removeprefix(f"{r.file}: ")
-                    err.print(f"{r.file}: error: {message}", markup=False, highlight=False)
+                    err.print(_line(f"{r.file}: error: {message}"), markup=False, highlight=False)
                 else:
-                    out.print(f"{r.file}: {text}", markup=False, highlight=False)
-    if failed == len(files) + len(empty):
+                    out.print(_line(f"{r.file}: {text}"), markup=False, highlight=False)
+    if failed == len(files) + len(problems):
         raise SystemExit(2)
