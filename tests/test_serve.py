@@ -202,6 +202,40 @@ def test_not_an_image_is_415(client: TestClient) -> None:
     assert_error(client.post("/v1/read", files={"file": ("a.txt", b"hello", "text/plain")}), 415)
 
 
+def test_a_decoder_that_raises_anything_is_415_not_500(client: TestClient, digit_pngs: list,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pillow's AVIF plugin raises RuntimeError on damaged files, in the header check too."""
+    def fail(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("Failed to decode image")
+
+    monkeypatch.setattr(Image, "open", fail)
+    assert_error(client.post("/v1/predict", files={"file": ("a.avif", digit_pngs[0][1], "image/avif")}),
+                 415, "a.avif", "not an image")
+
+
+def test_a_client_that_hangs_up_mid_body_is_not_a_server_error(client: TestClient) -> None:
+    """Logged and counted as 499 (nobody is left to read it), not as a 500 with two tracebacks."""
+    app = client.app
+    messages = iter([{"type": "http.request", "body": b'{"image": "iVBO', "more_body": True},
+                     {"type": "http.disconnect"}])
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return next(messages)
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "scheme": "http", "path": "/v1/predict", "raw_path": b"/v1/predict", "query_string": b"",
+             "root_path": "", "client": ("127.0.0.1", 1), "server": ("testserver", 80), "state": {},
+             "headers": [(b"content-type", b"application/json"), (b"content-length", b"1000")]}
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 499
+    metrics = client.get("/metrics").text
+    assert 'route="/v1/predict",status="499"' in metrics and 'status="500"' not in metrics
+
+
 def test_a_bad_image_among_several_is_that_items_error(client: TestClient, digit_pngs: list) -> None:
     """Like `digits predict` on a folder: the other images are answered, each error names its file."""
     jpeg = io.BytesIO()  # cut in its scan data: the header check passes, decoding fails
@@ -325,6 +359,15 @@ def test_settings_from_env_and_flags() -> None:
         Settings.from_env({"DIGITS_MAX_FILES": "0"})
 
 
+@pytest.mark.parametrize(("name", "value"), [
+    ("DIGITS_BATCH_WAIT_MS", "inf"), ("DIGITS_BATCH_WAIT_MS", "nan"), ("DIGITS_BATCH_WAIT_MS", "-1"),
+    ("DIGITS_TORCH_THREADS", "100000"), ("DIGITS_BATCH_THREADS", "100000")])
+def test_settings_that_would_hang_or_crash_the_server_are_refused(name: str, value: str) -> None:
+    """An endless batch wait held every request forever; 100,000 torch threads crashed the process."""
+    with pytest.raises(DigitsError, match=name):
+        Settings.from_env({name: value})
+
+
 def test_model_loads_in_lifespan_not_at_create(tmp_path: Path) -> None:
     app = create_app(Settings(model=str(tmp_path / "missing")))  # no error yet
     with pytest.raises(ModelError, match="no model found"), TestClient(app):
@@ -408,3 +451,29 @@ def test_micro_batcher_hands_errors_to_every_waiter() -> None:
             await batcher.stop()
 
     assert all(isinstance(r, DigitsError) for r in asyncio.run(scenario()))
+
+
+def test_one_bad_item_fails_only_its_own_request() -> None:
+    """A batch that raises is answered item by item: a poisoned upload must not fail the requests
+    of other clients that shared its batch."""
+    sizes: list[int] = []
+
+    def picky(items: list[int]) -> list[int]:
+        sizes.append(len(items))
+        if 13 in items:
+            raise RuntimeError("a decoder's bug")
+        return [2 * i for i in items]
+
+    async def scenario() -> list[object]:
+        batcher: MicroBatcher[int, int] = MicroBatcher(picky, max_batch=8)
+        batcher.start()
+        try:
+            return list(await asyncio.gather(*(batcher.submit(i) for i in range(10, 16)),
+                                             return_exceptions=True))
+        finally:
+            await batcher.stop()
+
+    results = asyncio.run(scenario())
+    assert max(sizes) > 1  # they did share a batch
+    assert isinstance(results[3], RuntimeError)
+    assert [r for i, r in enumerate(results) if i != 3] == [20, 22, 24, 28, 30]

@@ -1,8 +1,9 @@
 """`create_app(settings)`: the FastAPI app. The model loads in the lifespan, never at import.
 
 Every error leaves as JSON {"error": "..."}: HTTPExceptions keep their status, validation problems are
-422, a body over the limit is 413, a library DigitsError about the input is 415/422, and anything
-else is a bug (500, logged with its traceback).
+422, a body over the limit is 413, a library DigitsError about the input is 415/422, a client that hangs
+up before its body arrived is 499 (logged, not a bug), and anything else is a bug (500, logged with
+its traceback).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from handwritten_digits import __version__
 from handwritten_digits.errors import DigitsError, ImageError
@@ -106,6 +108,10 @@ def add_error_handlers(app: FastAPI) -> None:
     async def library_error(request: Request, exc: Exception) -> JSONResponse:
         return _error(415 if isinstance(exc, ImageError) else 422, str(exc))
 
+    async def gone(request: Request, exc: Exception) -> JSONResponse:  # nobody is left to read it
+        log.info("client hung up during %s %s", request.method, request.url.path)
+        return _error(499, "client closed the request")
+
     async def bug(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return _error(500, f"internal error ({type(exc).__name__}); see the server log")
@@ -114,4 +120,5 @@ def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(BodyTooLarge, too_large)
     app.add_exception_handler(DigitsError, library_error)
+    app.add_exception_handler(ClientDisconnect, gone)
     app.add_exception_handler(Exception, bug)

@@ -77,7 +77,13 @@ class MicroBatcher(Generic[T, R]):
         try:
             results: Sequence[Any] = await anyio.to_thread.run_sync(
                 self.fn, [item for item, _ in pending])
-        except Exception as e:  # noqa: BLE001 - handed to every waiting request
+        except Exception as e:  # noqa: BLE001 - handed to the waiting request(s)
+            if len(pending) > 1:  # one item's failure must not fail other clients' requests
+                log.warning("a batch of %d failed (%s: %s); answering its items one by one",
+                            len(pending), type(e).__name__, e)
+                for one in pending:
+                    await self._process([one])
+                return
             for _, fut in pending:
                 if not fut.done():
                     fut.set_exception(e)

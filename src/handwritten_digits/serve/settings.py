@@ -14,6 +14,8 @@ from typing import Any
 from handwritten_digits.errors import DigitsError
 
 MB = 1024 * 1024
+MAX_THREADS = 256  # per worker process, for either pool
+MAX_WAIT_MS = 1000.0  # the longest a batch may wait to fill
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,12 @@ class Settings:
                      "torch_threads"):
             if getattr(self, name) <= 0:
                 raise DigitsError(f"{_env_name(name)} must be > 0 (got {getattr(self, name)})")
-        if self.batch_wait_ms < 0:
-            raise DigitsError(f"DIGITS_BATCH_WAIT_MS must be >= 0 (got {self.batch_wait_ms})")
+        for name in ("batch_threads", "torch_threads"):  # 100,000 threads crash the process
+            if getattr(self, name) > MAX_THREADS:
+                raise DigitsError(f"{_env_name(name)} must be <= {MAX_THREADS} (got {getattr(self, name)})")
+        if not 0 <= self.batch_wait_ms <= MAX_WAIT_MS:  # inf (and nan) would hold every request forever
+            raise DigitsError(f"DIGITS_BATCH_WAIT_MS must be between 0 and {MAX_WAIT_MS:g} "
+                              f"(got {self.batch_wait_ms})")
 
     def to_env(self) -> dict[str, str]:
         """The DIGITS_* variables that rebuild these settings in another process."""
