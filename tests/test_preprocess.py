@@ -70,7 +70,7 @@ def test_a_strip_thinner_than_a_pixel_once_shrunk(fmt: str) -> None:
 def test_nan_pixels_are_a_clear_error() -> None:
     a = np.full((50, 50), 0.9, np.float32)
     a[10, 10] = np.nan
-    with pytest.raises(ImageError, match=r"^<image>: image holds NaN"):
+    with pytest.raises(ImageError, match=r"^<bytes>: image holds NaN"):
         load_gray(to_bytes(Image.fromarray(a, "F"), "TIFF"))
     with pytest.raises(ImageError, match="NaN or infinite"):
         load_gray(np.where(np.eye(50, dtype=bool), np.inf, 0.5))

@@ -17,7 +17,7 @@ from PIL import Image
 
 from handwritten_digits.cli import main
 from handwritten_digits.errors import DigitsError, ModelError
-from handwritten_digits.recognize import Prediction, Recognizer
+from handwritten_digits.recognize import Prediction, Reading, Recognizer
 from handwritten_digits.serve import Settings, create_app
 from handwritten_digits.serve.batching import MicroBatcher
 
@@ -211,6 +211,43 @@ def test_a_decoder_that_raises_anything_is_415_not_500(client: TestClient, digit
     monkeypatch.setattr(Image, "open", fail)
     assert_error(client.post("/v1/predict", files={"file": ("a.avif", digit_pngs[0][1], "image/avif")}),
                  415, "a.avif", "not an image")
+
+
+def test_an_error_found_after_decoding_names_the_upload(client: TestClient) -> None:
+    nan = np.full((20, 20), 0.5, np.float32)
+    nan[3, 3] = np.nan
+    tiff = io.BytesIO()
+    Image.fromarray(nan, "F").save(tiff, "TIFF")
+    assert_error(client.post("/v1/predict", files={"file": ("scan.tif", tiff.getvalue(), "image/tiff")}),
+                 415, "scan.tif: image holds NaN")
+
+
+def test_reads_run_no_more_at_once_than_batches(tiny_run: Path, digit_pngs: list,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """`read` answers whole requests in threads: without a bound, memory had none either."""
+    running, most = [0], [0]
+    lock = threading.Lock()
+
+    def slow_read_many(self: Recognizer, sources: list) -> list:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        threading.Event().wait(0.2)
+        with lock:
+            running[0] -= 1
+        return [Reading(None, "1", [], None) for _ in sources]
+
+    monkeypatch.setattr(Recognizer, "read_many", slow_read_many)
+    with TestClient(create_app(Settings(model=str(tiny_run), batch_threads=2))) as c:
+        def post() -> int:
+            return c.post("/v1/read", files={"file": ("d.png", digit_pngs[0][1], "image/png")}).status_code
+
+        threads = [threading.Thread(target=post) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert most[0] == 2
 
 
 def test_a_client_that_hangs_up_mid_body_is_not_a_server_error(client: TestClient) -> None:

@@ -214,7 +214,8 @@ def to_mnist(source: ImageInput) -> np.ndarray:
 def load_gray(source: ImageInput, max_pixels: int | None = None) -> tuple[np.ndarray, float]:
     """(H, W) uint8 with at most FULL_SIDE px on the long side, and input pixels per pixel."""
     img = decode(source, max_pixels, draft=FULL_SIDE)
-    name = str(source) if isinstance(source, str | os.PathLike) else "<image>"
+    name = str(source) if isinstance(source, str | os.PathLike) else \
+        BYTES_NAME if isinstance(source, bytes | bytearray | memoryview) else "<image>"
     if min(img.size) == 0:
         raise ImageError(f"{name}: empty image ({img.size[0]}x{img.size[1]} px)")
     original = img.info.get("original_size", img.size)

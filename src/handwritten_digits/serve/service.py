@@ -44,6 +44,9 @@ class DigitService:
         self.batcher: MicroBatcher[Job, dict[str, Any]] = MicroBatcher(
             self._predict_batch, settings.max_batch, settings.batch_wait_ms / 1000,
             max_in_flight=settings.batch_threads, on_batch=metrics.batches.observe)
+        # `read` runs whole requests, not batches: as many at once as batches, or memory has no bound
+        # (8 concurrent reads of three 40 M-pixel PNGs each peaked at 2.9 GB, against 1.5 GB for predict)
+        self._reads = asyncio.Semaphore(settings.batch_threads)
 
     def _predict_batch(self, jobs: list[Job]) -> list[dict[str, Any]]:
         predictions = self.recognizer.predict_many([job.upload.data for job in jobs])
@@ -68,7 +71,8 @@ class DigitService:
 
     async def read(self, uploads: list[Upload]) -> list[dict[str, Any]]:
         fine = [u for u in uploads if u.problem is None]
-        answered = iter(await run_in_threadpool(self.recognizer.read_many, [u.data for u in fine]))
+        async with self._reads:
+            answered = iter(await run_in_threadpool(self.recognizer.read_many, [u.data for u in fine]))
         answers = [_named((next(answered) if u.problem is None else
                            Reading(None, None, [], "error", u.problem.detail)).to_dict(), u) for u in uploads]
         return self._checked(uploads, answers, lambda a: None)
