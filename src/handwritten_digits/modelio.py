@@ -206,27 +206,31 @@ def read_weights(weights: Path) -> dict[str, torch.Tensor]:
 
 
 def build(weights: Path, whose: str, name: Any, args: Any, state: dict[str, torch.Tensor]) -> nn.Module:
-    """The registered model `name(**args)` holding `state`. It is first built on the meta device, which
+    """The registered model `name(**args)` holding `state`. It is built on the meta device, which
     allocates nothing, so that arguments that do not fit the weights (a hand-edited width, a negative
-    one) are a ModelError before any memory is taken. `whose` names the part in messages ("the
+    one) are a ModelError before any memory is taken; then `state`'s tensors become its parameters and
+    buffers (nothing is initialised only to be overwritten). `whose` names the part in messages ("the
     gate's ")."""
     side = weights.with_suffix(".json")
     if not isinstance(name, str) or not isinstance(args, dict):
         raise ModelError(f"{side}: {whose}model name must be a string and its model_args an object")
     try:
         with torch.device("meta"):
-            shapes = {k: tuple(v.shape) for k, v in create_model(name, **args).state_dict().items()}
+            model = create_model(name, **args)
     except (RuntimeError, DigitsError) as e:  # DigitsError: an unknown name, arguments it does not take
         raise ModelError(f"{side}: {whose}model {name!r} cannot be built from {args} "
                          f"({str(e).splitlines()[0]})") from None
+    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     stored = {k: tuple(v.shape) for k, v in state.items()}
     if shapes != stored:
         key = next(k for k in [*shapes, *stored] if shapes.get(k) != stored.get(k))  # the first in the model
         found = f"{stored[key]} in the file" if key in stored else "missing from the file"
         wanted = f"{shapes[key]} in {name!r} {args}" if key in shapes else f"not in {name!r} {args}"
         raise ModelError(f"{weights}: {whose}weights do not load ({key}: {found}, {wanted})")
-    model = create_model(name, **args)
-    model.load_state_dict(state)
+    model.load_state_dict(state, assign=True)
+    left = [k for k, v in [*model.named_parameters(), *model.named_buffers()] if v.is_meta]
+    if left:  # a tensor the state dict does not hold (a non-persistent buffer): nothing to assign
+        raise ModelError(f"{weights}: {whose}model {name!r} keeps tensors its file cannot fill ({left[0]})")
     return model
 
 
