@@ -164,8 +164,25 @@ def test_a_pipe_in_a_folder_is_that_files_error_and_the_run_goes_on(capsys, inpu
     (inputs / "null.png").symlink_to("/dev/null")  # a device (/dev/zero would never end if read)
     code, out, err = run(capsys, "predict", str(inputs), "--model", str(model_file))
     assert code == 0 and "seven.png: " in out
-    assert f"{inputs / 'fifo.png'}: error: not a regular file" in err
-    assert f"{inputs / 'null.png'}: error: not a regular file" in err
+    assert f"{inputs / 'fifo.png'}: error: not a regular file (a pipe or a device), not read" in err
+    assert f"{inputs / 'null.png'}: error: not a regular file (a pipe or a device), not read" in err
+
+
+def test_an_image_piped_in_is_read(inputs: Path, model_file: Path) -> None:
+    """`cat seven.png | digits predict /dev/stdin` (or `<(curl ...)`): a pipe named on the command line."""
+    done = subprocess.run([sys.executable, "-m", "handwritten_digits", "predict", "/dev/stdin", "--model",
+                           str(model_file)], input=(inputs / "blank.png").read_bytes(), capture_output=True,
+                          timeout=120)
+    assert done.returncode == 0 and done.stdout.decode() == "/dev/stdin: - (blank)\n"
+
+
+def test_pillows_warnings_stay_off_stderr(tmp_path: Path, model_file: Path) -> None:
+    """A TIFF whose description tag points past its end reads fine, but Pillow warns in two lines."""
+    from .test_preprocess import _tiff_with_a_tag_beyond_its_end
+    (tmp_path / "tag.tif").write_bytes(_tiff_with_a_tag_beyond_its_end())
+    done = subprocess.run([sys.executable, "-m", "handwritten_digits", "predict", str(tmp_path / "tag.tif"),
+                           "--model", str(model_file)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stderr == "" and done.stdout.startswith(f"{tmp_path / 'tag.tif'}: ")
 
 
 def test_a_folder_that_cannot_be_read_is_reported(capsys, inputs: Path, model_file: Path,
@@ -196,6 +213,9 @@ def test_an_input_name_too_long_for_an_explain_file_is_cut(capsys, inputs: Path,
                          str(model_file), "--explain", str(explain))
     assert code == 0 and "blank.png: - (blank)" in out and f"{long}: " in out
     assert sorted(len(p.name) for p in explain.iterdir()) == [16, 7 + 120 + 4]  # the stem cut to 120 bytes
+    wide = long.rename(inputs / ("é" * 100 + ".png"))  # two bytes each: cut between characters
+    run(capsys, "predict", str(wide), "--model", str(model_file), "--explain", str(explain))
+    assert f"000000-{'é' * 60}.png" in {p.name for p in explain.iterdir()}
 
 
 def test_a_name_with_a_line_break_is_printed_on_one_line(capsys, inputs: Path, model_file: Path) -> None:

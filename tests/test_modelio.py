@@ -29,6 +29,7 @@ def edited(run: Path, tmp_path: Path, edit) -> Path:  # noqa: ANN001
     ({"num_classes": -1}, "model 'seed-mlp' cannot be built from"),
     ({"hidden": 3}, "model 'seed-mlp' cannot be built from"),
     ([1, 2], "model_args an object"),
+    ({"name": 1}, "model 'seed-mlp' cannot be built from"),  # was a TypeError: name given twice
 ])
 def test_arguments_that_do_not_fit_the_weights(tiny_run: Path, tmp_path: Path, args: object,
                                               message: str) -> None:
@@ -40,16 +41,36 @@ def test_arguments_that_do_not_fit_the_weights(tiny_run: Path, tmp_path: Path, a
 
 @pytest.mark.parametrize(("key", "value"), [("temperature", -1), ("temperature", 0), ("temperature", "2"),
                                             ("temperature", True), ("temperature", float("nan")),
-                                            ("std", 0), ("std", float("inf"))])
-def test_a_temperature_or_scale_that_is_not_positive(tiny_run: Path, tmp_path: Path, key: str,
+                                            ("temperature", 1e-300), ("std", 0), ("std", float("inf")),
+                                            ("mean", float("nan")), ("mean", "abc")])
+def test_a_temperature_or_normalisation_out_of_range(tiny_run: Path, tmp_path: Path, key: str,
                                                      value: object) -> None:
+    """-1 turned answers upside down; 1e-300 or a NaN mean made every confidence NaN."""
     def edit(meta: dict) -> None:
-        if key == "std":
-            meta["input"]["std"] = value
+        if key in ("std", "mean"):
+            meta["input"][key] = value
         else:
             meta[key] = value
-    with pytest.raises(ModelError, match="must be a positive number"):
+    with pytest.raises(ModelError, match=f"{key} must be a number from"):
         load_model(edited(tiny_run, tmp_path, edit))
+
+
+@pytest.mark.parametrize("key", ["class_names", "input"])
+def test_a_missing_entry(tiny_run: Path, tmp_path: Path, key: str) -> None:
+    with pytest.raises(ModelError, match=f"'{key}'"):
+        load_model(edited(tiny_run, tmp_path, lambda m: m.pop(key)))
+
+
+def test_a_float16_file_answers_as_its_float32_original(tiny_run: Path, tmp_path: Path) -> None:
+    """The file's tensors become the model's parameters, in the model's own dtype."""
+    import torch
+    from safetensors.torch import load_file, save_file
+    path = edited(tiny_run, tmp_path, lambda m: None)
+    save_file({k: v.half() for k, v in load_file(str(path)).items()}, str(path))
+    x = torch.rand(4, 1, 28, 28)
+    with torch.inference_mode():
+        half, full = load_model(path).model(x), load_model(tiny_run).model(x)
+    assert half.dtype == torch.float32 and torch.allclose(half, full, atol=0.05)
 
 
 def test_a_truncated_weights_file(tiny_run: Path, tmp_path: Path) -> None:
@@ -66,6 +87,14 @@ def test_an_ensemble_member_that_does_not_fit(tiny_run: Path, tmp_path: Path) ->
     path.with_suffix(".json").write_text(json.dumps(meta))
     with pytest.raises(ModelError, match=r"member 1's weights do not load"):
         load_model(path)
+    meta["members"][1]["model_args"] = {}
+    meta["members"][0]["input"]["std"] = 0
+    path.with_suffix(".json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match=r"member 0's input std must be a number from"):
+        load_model(path)
+    meta["members"][0]["input"]["std"] = 1
+    path.with_suffix(".json").write_text(json.dumps(meta))
+    assert load_model(path).model is not None
     path.write_bytes(path.read_bytes()[:1000])
     with pytest.raises(ModelError, match="weights do not load"):
         load_model(path)

@@ -267,10 +267,14 @@ def test_a_client_that_hangs_up_mid_body_is_not_a_server_error(client: TestClien
              "scheme": "http", "path": "/v1/predict", "raw_path": b"/v1/predict", "query_string": b"",
              "root_path": "", "client": ("127.0.0.1", 1), "server": ("testserver", 80), "state": {},
              "headers": [(b"content-type", b"application/json"), (b"content-length", b"1000")]}
+    def count(status: str) -> int:
+        return sum(int(line.rsplit(" ", 1)[1]) for line in client.get("/metrics").text.splitlines()
+                   if line.startswith("digits_http_requests_total{") and f'status="{status}"' in line)
+
+    before = {status: count(status) for status in ("499", "500")}
     asyncio.run(app(scope, receive, send))
     assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 499
-    metrics = client.get("/metrics").text
-    assert 'route="/v1/predict",status="499"' in metrics and 'status="500"' not in metrics
+    assert count("499") == before["499"] + 1 and count("500") == before["500"]
 
 
 def test_a_bad_image_among_several_is_that_items_error(client: TestClient, digit_pngs: list) -> None:
@@ -398,7 +402,8 @@ def test_settings_from_env_and_flags() -> None:
 
 @pytest.mark.parametrize(("name", "value"), [
     ("DIGITS_BATCH_WAIT_MS", "inf"), ("DIGITS_BATCH_WAIT_MS", "nan"), ("DIGITS_BATCH_WAIT_MS", "-1"),
-    ("DIGITS_TORCH_THREADS", "100000"), ("DIGITS_BATCH_THREADS", "100000")])
+    ("DIGITS_BATCH_WAIT_MS", "1001"), ("DIGITS_TORCH_THREADS", "100000"), ("DIGITS_TORCH_THREADS", "257"),
+    ("DIGITS_BATCH_THREADS", "100000")])
 def test_settings_that_would_hang_or_crash_the_server_are_refused(name: str, value: str) -> None:
     """An endless batch wait held every request forever; 100,000 torch threads crashed the process."""
     with pytest.raises(DigitsError, match=name):
@@ -514,3 +519,17 @@ def test_one_bad_item_fails_only_its_own_request() -> None:
     assert max(sizes) > 1  # they did share a batch
     assert isinstance(results[3], RuntimeError)
     assert [r for i, r in enumerate(results) if i != 3] == [20, 22, 24, 28, 30]
+
+
+def test_a_batch_answered_short_is_an_error_not_a_hang() -> None:
+    async def scenario() -> list[object]:
+        batcher: MicroBatcher[int, int] = MicroBatcher(lambda items: items[:-1], max_batch=8)
+        batcher.start()
+        try:
+            return list(await asyncio.wait_for(asyncio.gather(
+                *(batcher.submit(i) for i in range(3)), return_exceptions=True), 10))
+        finally:
+            await batcher.stop()
+
+    results = asyncio.run(scenario())
+    assert all(isinstance(r, ValueError) for r in results)  # zip(strict=True): one result short

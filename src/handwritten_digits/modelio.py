@@ -124,15 +124,36 @@ def read_sidecar(weights: Path) -> dict:
         raise ModelError(f"{side}: sidecar missing (needed to rebuild the model)") from None
     except (OSError, json.JSONDecodeError) as e:
         raise ModelError(f"{side}: unreadable sidecar ({e})") from None
-    if meta.get("format") != SIDECAR_FORMAT or "model" not in meta:
+    if not isinstance(meta, dict) or meta.get("format") != SIDECAR_FORMAT or "model" not in meta:
         raise ModelError(f"{side}: not a handwritten-digits model sidecar")
-    numbers = {"temperature": meta.get("temperature", 1.0)}
-    if isinstance(meta.get("input"), dict):
-        numbers |= {"input std": meta["input"].get("std", 1.0)}
-    for what, value in numbers.items():  # 0, negative or NaN would turn every answer upside down
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
-            raise ModelError(f"{side}: {what} must be a positive number, not {value!r}")
+    _check_sidecar(side, meta)
     return meta
+
+
+def _check_sidecar(side: Path, meta: dict) -> None:
+    """The entries an answer is computed from, present and sane: a temperature or scale that is 0,
+    negative, tiny or NaN would turn answers upside down or make every confidence NaN."""
+    def number(what: str, value: Any, low: float, high: float) -> None:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+            raise ModelError(f"{side}: {what} must be a number from {low:g} to {high:g}, not {value!r}")
+
+    def model_input(what: str, entry: Any) -> None:
+        if not isinstance(entry, dict) or not isinstance(entry.get("input"), dict):
+            raise ModelError(f"{side}: {what}'input' (the normalisation) is missing")
+        number(f"{what}input mean", entry["input"].get("mean"), -1e6, 1e6)
+        number(f"{what}input std", entry["input"].get("std"), 1e-6, 1e6)
+
+    number("temperature", meta.get("temperature", 1.0), 0.01, 100.0)
+    if not isinstance(meta.get("class_names"), list) or not meta["class_names"]:
+        raise ModelError(f"{side}: 'class_names' is missing")
+    if meta["model"] != "ensemble":
+        model_input("", meta)
+        return
+    members = meta.get("members")
+    if not isinstance(members, list) or not members:
+        raise ModelError(f"{side}: an ensemble without 'members'")
+    for i, member in enumerate(members):
+        model_input(f"member {i}'s ", member)
 
 
 def load_model(spec: str | os.PathLike | None = None, device: str | torch.device = "cpu"
@@ -227,7 +248,8 @@ def build(weights: Path, whose: str, name: Any, args: Any, state: dict[str, torc
         found = f"{stored[key]} in the file" if key in stored else "missing from the file"
         wanted = f"{shapes[key]} in {name!r} {args}" if key in shapes else f"not in {name!r} {args}"
         raise ModelError(f"{weights}: {whose}weights do not load ({key}: {found}, {wanted})")
-    model.load_state_dict(state, assign=True)
+    dtypes = {k: v.dtype for k, v in model.state_dict().items()}  # a float16 file answers in float32
+    model.load_state_dict({k: v.to(dtypes[k]) for k, v in state.items()}, assign=True)
     left = [k for k, v in [*model.named_parameters(), *model.named_buffers()] if v.is_meta]
     if left:  # a tensor the state dict does not hold (a non-persistent buffer): nothing to assign
         raise ModelError(f"{weights}: {whose}model {name!r} keeps tensors its file cannot fill ({left[0]})")

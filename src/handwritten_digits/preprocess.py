@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import io
 import os
-import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,12 +75,10 @@ def decode(source: ImageInput, max_pixels: int | None = None, draft: int | None 
         return source
     if isinstance(source, np.ndarray):
         return _from_array(source)
-    name = BYTES_NAME
+    name = source_name(source)
     if isinstance(source, str | os.PathLike):
-        name = str(source)
         source = _read_file(Path(source), name)
     elif hasattr(source, "read"):  # an open binary file or a BytesIO
-        name = source.name if isinstance(getattr(source, "name", None), str) else name
         try:
             source = source.read()
         except (OSError, ValueError) as e:
@@ -93,9 +90,7 @@ def decode(source: ImageInput, max_pixels: int | None = None, draft: int | None 
         raise ImageError(f"{name}: empty file (0 bytes), not an image")
     limit = pixel_limit() if max_pixels is None else max_pixels
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # a damaged tag is Pillow's warning, not the user's problem
-            img = Image.open(io.BytesIO(source), formats=FORMATS)
+        img = Image.open(io.BytesIO(source), formats=FORMATS)
     except Image.DecompressionBombError:
         raise ImageError(f"{name}: image too large (over {limit:,} pixels), refused") from None
     except (UnidentifiedImageError, KeyError):
@@ -112,15 +107,25 @@ def decode(source: ImageInput, max_pixels: int | None = None, draft: int | None 
         if img.mode == "RGB" or size != (w, h):
             img.draft("L" if img.mode == "RGB" else img.mode, size)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            img.load()
-            if img.getexif().get(0x0112, 1) != 1:
-                img = ImageOps.exif_transpose(img)
+        img.load()
+        if img.getexif().get(0x0112, 1) != 1:
+            img = ImageOps.exif_transpose(img)
         img.info["original_size"] = (w, h)  # before draft(); read by load_gray
+    except MemoryError:
+        raise ImageError(f"{name}: not enough memory to decode it") from None
     except Exception as e:  # as above: OSError for a truncated file, anything for a hostile one
         raise ImageError(f"{name}: corrupt or truncated image ({_short(e)})") from None
     return img
+
+
+def quiet_pillow() -> None:
+    """Silence Pillow's warnings, for the applications (CLI, server): it warns while opening damaged
+    files ("Tag data larger than file", two lines on stderr for a file that reads fine) and about its
+    own pixel cap, which `decode` enforces itself. Set once for the process, because
+    `warnings.catch_warnings` around each call is not thread-safe; the library leaves a caller's
+    warning filters alone."""
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
 
 
 def pixel_limit() -> int:
@@ -137,19 +142,27 @@ def pixel_limit() -> int:
     return limit
 
 
+def source_name(source: ImageInput) -> str:
+    """What error messages call an input: its path, an open file's name, else BYTES_NAME or <image>."""
+    if isinstance(source, str | os.PathLike):
+        return str(source)
+    if isinstance(getattr(source, "name", None), str):
+        return source.name
+    return BYTES_NAME if isinstance(source, bytes | bytearray | memoryview) or hasattr(source, "read") \
+        else "<image>"
+
+
 def _read_file(path: Path, name: str) -> bytes:
-    """A regular file's bytes: a FIFO or a device (/dev/zero) would block or never end, and a file
-    over MAX_FILE_BYTES is no photo."""
+    """A file's bytes, at most MAX_FILE_BYTES of them (/dev/zero never ends). Any file named is read,
+    pipes included (`digits predict /dev/stdin`); the CLI leaves pipes and devices in folders alone."""
     try:
-        info = path.stat()  # follows links: zero.png -> /dev/zero is a device
-        if not stat.S_ISREG(info.st_mode):
-            raise ImageError(f"{name}: not a regular file (a pipe, a device or a folder), not read")
-        if info.st_size > MAX_FILE_BYTES:
-            raise ImageError(f"{name}: file too large ({info.st_size:,} bytes, limit {MAX_FILE_BYTES:,}), "
-                             "not read")
-        return path.read_bytes()
+        with open(path, "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
     except OSError as e:
         raise ImageError(f"{name}: cannot read ({e.strerror or e})") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ImageError(f"{name}: file too large (over {MAX_FILE_BYTES:,} bytes), not read")
+    return data
 
 
 def to_gray(img: Image.Image) -> np.ndarray:
@@ -214,8 +227,7 @@ def to_mnist(source: ImageInput) -> np.ndarray:
 def load_gray(source: ImageInput, max_pixels: int | None = None) -> tuple[np.ndarray, float]:
     """(H, W) uint8 with at most FULL_SIDE px on the long side, and input pixels per pixel."""
     img = decode(source, max_pixels, draft=FULL_SIDE)
-    name = str(source) if isinstance(source, str | os.PathLike) else \
-        BYTES_NAME if isinstance(source, bytes | bytearray | memoryview) else "<image>"
+    name = source_name(source)
     if min(img.size) == 0:
         raise ImageError(f"{name}: empty image ({img.size[0]}x{img.size[1]} px)")
     original = img.info.get("original_size", img.size)

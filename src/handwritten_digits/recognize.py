@@ -267,7 +267,7 @@ class Recognizer:
             r.confidence, r.probabilities = conf, [round(float(v), 6) for v in p]
             if r.reason is None and (q > gate_threshold or d > self.ood_threshold):
                 r.reason = "not_a_digit"
-            if r.reason is None and r.confidence < self.min_confidence:
+            if r.reason is None and not r.confidence >= self.min_confidence:  # NaN too
                 r.reason = "unreadable"
             if r.reason is None:
                 r.digit = digit
@@ -330,7 +330,7 @@ class Recognizer:
         refused = [g for g, r in zip(parts, reasons, strict=True) if r is not None]
         if len(refused) >= MAX_NOT_DIGITS or len(parts) <= SHORT and any(id(g) in measured for g in refused):
             return Reading(name, None, digits, "not_a_digit"), shapes
-        if min(d.confidence for d in digits) < self.min_confidence:
+        if not min(d.confidence for d in digits) >= self.min_confidence:  # NaN too
             return Reading(name, None, digits, "unreadable"), shapes
         return Reading(name, "".join(str(d.digit) for d in digits), digits), shapes
 

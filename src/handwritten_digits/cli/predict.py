@@ -43,7 +43,8 @@ _max_distance = click.option("--max-distance", type=click.FloatRange(0.0, min_op
 
 def expand(inputs: tuple[str, ...]) -> tuple[list[str], list[str]]:
     """Files as given, plus the image files under each directory (sorted, recursive); and what went
-    wrong with directories: one message each for a folder that holds no image file or cannot be read."""
+    wrong with directories: one message each for a folder that holds no image file or cannot be read,
+    and for a pipe or a device in one (reading it could block or never end; one named is read)."""
     files: list[str] = []
     problems: list[str] = []
     for item in inputs:
@@ -54,10 +55,13 @@ def expand(inputs: tuple[str, ...]) -> tuple[list[str], list[str]]:
                 dirs.sort()
                 found += [os.path.join(root, n) for n in sorted(names)
                           if Path(n).suffix.lower() in IMAGE_SUFFIXES]
+            special = [f for f in found if os.path.exists(f) and not os.path.isfile(f)]
+            found = [f for f in found if f not in special]
             files += found
+            problems += [f"{f}: error: not a regular file (a pipe or a device), not read" for f in special]
             problems += [f"{e.filename}: error: cannot read this directory ({e.strerror or e})"
                          for e in unreadable]
-            if not found and not unreadable:
+            if not found and not unreadable and not special:
                 problems.append(f"{item}: error: no image files in this directory (looked for "
                                 f"{', '.join(sorted(IMAGE_SUFFIXES))})")
         else:
@@ -77,9 +81,10 @@ def _progress() -> Progress:
 
 def _load(model_path: str | None, min_confidence: float | None, max_not_digit: float | None = None,
           max_distance: float | None = None):  # -> Recognizer
-    from handwritten_digits.preprocess import pixel_limit
+    from handwritten_digits.preprocess import pixel_limit, quiet_pillow
     from handwritten_digits.recognize import MIN_CONFIDENCE, Recognizer
     pixel_limit()  # a malformed DIGITS_MAX_PIXELS is one error, before any file
+    quiet_pillow()
     rec = Recognizer.load(model_path, MIN_CONFIDENCE if min_confidence is None else min_confidence,
                           max_not_digit, max_distance)
     if max_distance is not None and "ood" not in rec.loaded.extra:
@@ -92,7 +97,9 @@ def _explain(folder: Path, file: str, index: int, image: np.ndarray | None) -> N
     """Save the model's input; a file that cannot be written is a warning, and the run goes on."""
     if image is None:
         return
-    stem = os.fsdecode(os.fsencode(Path(file).stem)[:EXPLAIN_STEM_BYTES])  # names may be 255 bytes
+    stem = Path(file).stem
+    while len(os.fsencode(stem)) > EXPLAIN_STEM_BYTES:  # names may be 255 bytes; cut whole characters
+        stem = stem[:-1]
     path = folder / f"{index:06d}-{stem}.png"
     try:
         Image.fromarray(image).save(path)
@@ -102,8 +109,9 @@ def _explain(folder: Path, file: str, index: int, image: np.ndarray | None) -> N
 
 
 def _line(text: str) -> str:
-    """One line, whatever a file name holds."""
-    return text.replace("\r", "\\r").replace("\n", "\\n")
+    """One line, whatever a file name holds: line breaks and control characters (a terminal's escape
+    sequences) are shown escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 @click.command()

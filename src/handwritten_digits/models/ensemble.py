@@ -60,7 +60,7 @@ def load_ensemble(weights: Path, meta: dict[str, Any], device: str | torch.devic
     members, norms = [], []
     for i, member in enumerate(meta["members"]):
         prefix = f"members.{i}."
-        members.append(build(weights, f"member {i}'s ", member["model"], member.get("model_args", {}),
+        members.append(build(weights, f"member {i}'s ", member.get("model"), member.get("model_args", {}),
                              {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}))
         norms.append((float(member["input"]["mean"]), float(member["input"]["std"])))
     model = Ensemble(members, norms).to(device).to(memory_format=torch.channels_last).eval()

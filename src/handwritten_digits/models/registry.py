@@ -48,7 +48,7 @@ def get_entry(name: str) -> ModelEntry:
         raise ModelError(f"unknown model {name!r}; available: {', '.join(list_models())}") from None
 
 
-def create_model(name: str, **kwargs: object) -> nn.Module:
+def create_model(name: str, /, **kwargs: object) -> nn.Module:
     """Build a registered model by name; unknown names or arguments raise `ModelError`."""
     entry = get_entry(name)
     try:

@@ -26,6 +26,7 @@ from starlette.requests import ClientDisconnect
 
 from handwritten_digits import __version__
 from handwritten_digits.errors import DigitsError, ImageError
+from handwritten_digits.preprocess import quiet_pillow
 from handwritten_digits.recognize import Recognizer
 from handwritten_digits.serve.inputs import BodyLimitMiddleware, BodyTooLarge
 from handwritten_digits.serve.metrics import Metrics, MetricsMiddleware
@@ -52,6 +53,7 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> None:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     limit_malloc_arenas()
+    quiet_pillow()
     torch.set_num_threads(settings.torch_threads)
     service = DigitService(Recognizer.load(settings.model), settings, app.state.metrics)
     log.info("serving %s", service.info["version"])

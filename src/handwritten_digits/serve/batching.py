@@ -77,18 +77,20 @@ class MicroBatcher(Generic[T, R]):
         try:
             results: Sequence[Any] = await anyio.to_thread.run_sync(
                 self.fn, [item for item, _ in pending])
+            answered = list(zip(pending, results, strict=True))  # too few results: an error, not a hang
         except Exception as e:  # noqa: BLE001 - handed to the waiting request(s)
-            if len(pending) > 1:  # one item's failure must not fail other clients' requests
+            waiting = [(item, fut) for item, fut in pending if not fut.done()]
+            if len(waiting) > 1:  # one item's failure must not fail other clients' requests
                 log.warning("a batch of %d failed (%s: %s); answering its items one by one",
-                            len(pending), type(e).__name__, e)
-                for one in pending:
-                    await self._process([one])
+                            len(waiting), type(e).__name__, e)
+                for one in waiting:
+                    if not one[1].done():  # a request given up meanwhile is not answered
+                        await self._process([one])
                 return
-            for _, fut in pending:
-                if not fut.done():
-                    fut.set_exception(e)
+            for _, fut in waiting:
+                fut.set_exception(e)
             return
-        for (_, fut), result in zip(pending, results, strict=True):
+        for (_, fut), result in answered:
             if not fut.done():
                 fut.set_result(result)
 
