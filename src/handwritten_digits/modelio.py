@@ -241,15 +241,16 @@ def build(weights: Path, whose: str, name: Any, args: Any, state: dict[str, torc
     except (RuntimeError, DigitsError) as e:  # DigitsError: an unknown name, arguments it does not take
         raise ModelError(f"{side}: {whose}model {name!r} cannot be built from {args} "
                          f"({str(e).splitlines()[0]})") from None
-    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    expected = model.state_dict()  # meta tensors: shapes and dtypes, no data
+    shapes = {k: tuple(v.shape) for k, v in expected.items()}
     stored = {k: tuple(v.shape) for k, v in state.items()}
     if shapes != stored:
         key = next(k for k in [*shapes, *stored] if shapes.get(k) != stored.get(k))  # the first in the model
         found = f"{stored[key]} in the file" if key in stored else "missing from the file"
         wanted = f"{shapes[key]} in {name!r} {args}" if key in shapes else f"not in {name!r} {args}"
         raise ModelError(f"{weights}: {whose}weights do not load ({key}: {found}, {wanted})")
-    dtypes = {k: v.dtype for k, v in model.state_dict().items()}  # a float16 file answers in float32
-    model.load_state_dict({k: v.to(dtypes[k]) for k, v in state.items()}, assign=True)
+    # the file's tensors become the parameters, in the model's dtype (a float16 file answers in float32)
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()}, assign=True)
     left = [k for k, v in [*model.named_parameters(), *model.named_buffers()] if v.is_meta]
     if left:  # a tensor the state dict does not hold (a non-persistent buffer): nothing to assign
         raise ModelError(f"{weights}: {whose}model {name!r} keeps tensors its file cannot fill ({left[0]})")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,8 +56,9 @@ def expand(inputs: tuple[str, ...]) -> tuple[list[str], list[str]]:
                 dirs.sort()
                 found += [os.path.join(root, n) for n in sorted(names)
                           if Path(n).suffix.lower() in IMAGE_SUFFIXES]
-            special = [f for f in found if os.path.exists(f) and not os.path.isfile(f)]
-            found = [f for f in found if f not in special]
+            special = [f for f in found if _special(f)]
+            skipped = set(special)
+            found = [f for f in found if f not in skipped]
             files += found
             problems += [f"{f}: error: not a regular file (a pipe or a device), not read" for f in special]
             problems += [f"{e.filename}: error: cannot read this directory ({e.strerror or e})"
@@ -67,6 +69,14 @@ def expand(inputs: tuple[str, ...]) -> tuple[list[str], list[str]]:
         else:
             files.append(item)
     return files, problems
+
+
+def _special(path: str) -> bool:
+    """A pipe, a device or a socket (one stat; a path that cannot be stat'ed is left to the reader)."""
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def batches(files: list[str], size: int = BATCH) -> Iterator[list[str]]:
