@@ -114,6 +114,13 @@ def test_predict_json_list(client: TestClient, digit_pngs: list, library: list[d
     assert all(same(a, b) for a, b in zip(r.json()["predictions"], library[:2], strict=True))
 
 
+def test_a_bad_item_in_a_json_list_is_named(client: TestClient, digit_pngs: list) -> None:
+    good = base64.b64encode(digit_pngs[0][1]).decode()
+    r = client.post("/v1/predict", json={"image": [good, good, "***not base64***"]})
+    assert_error(r, 422, "image[2]", "not valid base64")
+    assert_error(client.post("/v1/predict", json={"image": [good, ""]}), 422, "image[1]", "empty")
+
+
 def test_include_image_returns_the_28x28_model_input(client: TestClient, digit_pngs: list) -> None:
     r = client.post("/v1/predict?include_image=true",
                     files={"file": ("d.png", digit_pngs[0][1], "image/png")})

@@ -118,8 +118,15 @@ def _from_json(body: bytes) -> list[Upload]:
         first = e.errors()[0]
         where = ".".join(map(str, first["loc"])) or "body"
         raise HTTPException(422, f"malformed JSON ({where}: {first['msg']}): {HOW_TO_SEND}") from None
-    images = payload.image if isinstance(payload.image, list) else [payload.image]
-    return [Upload(payload.name, decode_base64(text)) for text in images]
+    if not isinstance(payload.image, list):
+        return [Upload(payload.name, decode_base64(payload.image))]
+    uploads = []
+    for i, text in enumerate(payload.image):
+        try:
+            uploads.append(Upload(payload.name, decode_base64(text)))
+        except HTTPException as e:  # name the item a client has to fix
+            raise HTTPException(e.status_code, f"image[{i}]: {e.detail}") from None
+    return uploads
 
 
 def decode_base64(text: str) -> bytes:
