@@ -3,7 +3,7 @@
 Writes a synthetic photo (an MNIST-like digit drawn dark on uneven paper, with noise, saved as JPEG),
 then times `prepare()` alone and `Recognizer.predict(path)` end to end, one image at a time.
 
-    nice -n 10 .venv/bin/python benchmarks/preprocess_latency.py --model /tmp/dev-cnn
+    nice -n 10 .venv/bin/python -m benchmarks.preprocess_latency --model /tmp/dev-cnn
 """
 
 from __future__ import annotations

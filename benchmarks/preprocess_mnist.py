@@ -3,7 +3,7 @@
 The preprocessing must leave MNIST-like input (white on black, 20x20 box, centred by center of mass)
 nearly untouched; the issue allows at most 0.1 percentage points lost.
 
-    nice -n 10 .venv/bin/python benchmarks/preprocess_mnist.py --model /tmp/dev-cnn
+    nice -n 10 .venv/bin/python -m benchmarks.preprocess_mnist --model /tmp/dev-cnn
 """
 
 from __future__ import annotations
