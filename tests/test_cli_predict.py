@@ -140,6 +140,23 @@ def test_a_directory_without_images_is_a_failed_input(capsys, inputs: Path, tmp_
     assert code == 0 and "seven.png" in out and "no image files" in err
 
 
+def test_a_directory_walk_takes_every_format_a_named_file_is_read_in(capsys, tmp_path: Path,
+                                                                    model_file: Path) -> None:
+    folder = tmp_path / "formats"
+    folder.mkdir()
+    seven = Image.new("L", (120, 120), 240)
+    ImageDraw.Draw(seven).line([(35, 25), (85, 25), (50, 95)], fill=10, width=7)
+    names = ["a.pgm", "b.ppm", "c.tga", "d.avif", "e.JFIF", "f.tif"]
+    for name in names:
+        (seven if name != "b.ppm" else seven.convert("RGB")).save(folder / name,
+                                                                  format="JPEG" if name == "e.JFIF" else None)
+    (folder / "notes.txt").write_text("not an image")
+    code, out, err = run(capsys, "predict", str(folder), "--json", "--model", str(model_file))
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and err == ""
+    assert [Path(r["file"]).name for r in lines] == names and all(r["error"] is None for r in lines)
+
+
 def test_an_output_folder_that_cannot_be_made_is_a_usage_error(capsys, inputs: Path, tmp_path: Path,
                                                                model_file: Path) -> None:
     blocker = tmp_path / "a-file"

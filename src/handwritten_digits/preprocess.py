@@ -40,6 +40,13 @@ MAX_FILE_BYTES = 512 * 1024 * 1024  # larger files are refused unread (40 M pixe
 # these".
 FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF", "PPM", "TGA", "AVIF")
 NOT_A_FORMAT = "not an image in a format read here (PNG, JPEG, WebP, BMP, GIF, TIFF, PPM, TGA, AVIF)"
+
+
+def file_suffixes() -> frozenset[str]:
+    """The file name endings of FORMATS, as Pillow registers them (.jpg, .jfif, .pgm, .avif, ...)."""
+    return frozenset(ext for ext, fmt in Image.registered_extensions().items() if fmt in FORMATS)
+
+
 BYTES_NAME = "<bytes>"  # what error messages call an image given as bytes
 FULL_SIDE = 1024  # px: long side kept for rendering (JPEGs are decoded at this size via draft())
 BOX = 20  # px: MNIST scales the ink into a 20x20 box ...

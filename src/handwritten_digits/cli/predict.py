@@ -26,7 +26,6 @@ if TYPE_CHECKING:  # the library loads lazily: `digits --help` stays fast
 
 BATCH = 64  # files per Recognizer call
 READ_BATCH = 16  # ... for `read`, whose images each hold several digits
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 EXPLAIN_STEM_BYTES = 120  # of the input's name kept in an --explain file's name
 
 _model = click.option("--model", "model_path", help="Run folder or .safetensors file (default: default).")
@@ -46,6 +45,8 @@ def expand(inputs: tuple[str, ...]) -> tuple[list[str], list[str]]:
     """Files as given, plus the image files under each directory (sorted, recursive); and what went
     wrong with directories: one message each for a folder that holds no image file or cannot be read,
     and for a pipe or a device in one (reading it could block or never end; one named is read)."""
+    from handwritten_digits.preprocess import file_suffixes
+    suffixes = file_suffixes()  # every format a file named alone is read in
     files: list[str] = []
     problems: list[str] = []
     for item in inputs:
@@ -55,7 +56,7 @@ def expand(inputs: tuple[str, ...]) -> tuple[list[str], list[str]]:
             for root, dirs, names in os.walk(item, onerror=unreadable.append):
                 dirs.sort()
                 found += [os.path.join(root, n) for n in sorted(names)
-                          if Path(n).suffix.lower() in IMAGE_SUFFIXES]
+                          if Path(n).suffix.lower() in suffixes]
             special = [f for f in found if _special(f)]
             skipped = set(special)
             found = [f for f in found if f not in skipped]
@@ -65,7 +66,7 @@ def expand(inputs: tuple[str, ...]) -> tuple[list[str], list[str]]:
                          for e in unreadable]
             if not found and not unreadable and not special:
                 problems.append(f"{item}: error: no image files in this directory (looked for "
-                                f"{', '.join(sorted(IMAGE_SUFFIXES))})")
+                                f"{', '.join(sorted(suffixes))})")
         else:
             files.append(item)
     return files, problems
