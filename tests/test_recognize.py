@@ -127,6 +127,21 @@ def test_any_input_is_answered_never_raised(recognizer: Recognizer, tmp_path: Pa
     assert recognizer.read(io.BytesIO(path.read_bytes())).reason == "blank"
 
 
+def test_arrays_that_are_no_image_and_a_lone_path_are_named(recognizer: Recognizer, tmp_path: Path) -> None:
+    odd = [np.zeros((3, 60, 60), np.float32), np.zeros((2, 60, 60, 3), np.uint8),
+           np.zeros((60, 60, 5), np.uint8), np.zeros((60, 60), np.complex64)]
+    for p, a in zip(recognizer.predict_many(odd), odd, strict=True):
+        assert p.reason == "error" and p.error.startswith(f"array of shape {a.shape} and dtype {a.dtype}")
+        assert "(H, W) gray or (H, W, 1, 3 or 4)" in p.error
+    assert recognizer.predict([np.zeros((9, 9), np.uint8)] * 2).error.endswith("predict_many or read_many")
+    path = tmp_path / "blank.png"
+    Image.fromarray(NOT_DIGITS["blank canvas"]).save(path)
+    for batch, one in ((recognizer.predict_many, "predict"), (recognizer.read_many, "read")):
+        for lone in (str(path), path, path.read_bytes()):
+            with pytest.raises(TypeError, match=f"for one image, call {one}"):
+                batch(lone)
+
+
 def test_every_mode_and_shape_is_answered_never_raised(recognizer: Recognizer) -> None:
     """Pillow modes, formats and extreme shapes (a 5000x3 JPEG and a 1200x5000 16-bit PNG raised
     before, losing the whole batch): each is decoded and found blank."""

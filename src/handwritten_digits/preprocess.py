@@ -91,8 +91,9 @@ def decode(source: ImageInput, max_pixels: int | None = None, draft: int | None 
         except (OSError, ValueError) as e:
             raise ImageError(f"{name}: cannot read ({e})") from None
     if not isinstance(source, bytes | bytearray | memoryview):
+        several = "; for several, predict_many or read_many" if isinstance(source, list | tuple) else ""
         raise ImageError(f"{type(source).__name__} is not an image: give a path, bytes, a binary file, "
-                         "a PIL image or a numpy array")
+                         f"a PIL image or a numpy array{several}")
     if not source:
         raise ImageError(f"{name}: empty file (0 bytes), not an image")
     limit = pixel_limit() if max_pixels is None else max_pixels
@@ -304,6 +305,9 @@ def _disk(r: int) -> np.ndarray:
 
 
 def _from_array(a: np.ndarray) -> Image.Image:
+    if not (a.ndim == 2 or a.ndim == 3 and a.shape[2] in (1, 3, 4)) or a.dtype.kind not in "biuf":
+        raise ImageError(f"array of shape {a.shape} and dtype {a.dtype}: not an image; give (H, W) "
+                         "gray or (H, W, 1, 3 or 4) channels-last levels")
     if a.dtype == bool:
         a = a.astype(np.uint8) * 255
     elif a.dtype.kind == "f":

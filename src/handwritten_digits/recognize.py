@@ -192,6 +192,7 @@ class Recognizer:
         when it reads a number (even one too wide to pass for one digit) or is unsure of a digit,
         "not_a_digit" when it refuses the ink (a word); otherwise the reason stays.
         The image is decoded once: each look finds the ink again in the decoded pixels."""
+        _several(sources, "predict")
         preps = [self._prepare(src) for src in sources]
         results = self._answer(sources, preps)
         sunk = [(i, p) for i, (r, p) in enumerate(zip(results, preps, strict=True))
@@ -278,6 +279,7 @@ class Recognizer:
 
     def read_many(self, sources: list[ImageInput]) -> list[Reading]:
         """A number of 1-20 digits on one line per image, read left to right."""
+        _several(sources, "read")
         return [self.read(src) for src in sources]
 
     def read(self, source: ImageInput) -> Reading:
@@ -337,6 +339,11 @@ class Recognizer:
     def _classify(self, ink: Ink, masks: list[np.ndarray]) -> np.ndarray:
         images = np.stack([render(ink, m) for m in masks]) if masks else np.zeros((0, 28, 28), np.uint8)
         return self.probabilities(images).numpy()
+
+
+def _several(sources: object, one: str) -> None:
+    if isinstance(sources, str | bytes | os.PathLike):  # iterating would take each character for an image
+        raise TypeError(f"{one}_many takes a list of images; for one image, call {one}")
 
 
 def _name(src: ImageInput) -> str | None:
