@@ -258,3 +258,15 @@ def test_a_full_disk_under_the_output_is_exit_2(inputs: Path, model_file: Path) 
         done = subprocess.run(command, stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
     assert done.returncode == 2
     assert done.stderr == "error: the output could not be written (No space left on device)\n"
+
+
+def test_help_gives_the_defaults_and_an_empty_explain_folder_is_refused(capsys, inputs: Path,
+                                                                        model_file: Path) -> None:
+    from handwritten_digits.recognize import MIN_CONFIDENCE
+    code, out, _ = run(capsys, "predict", "--help")
+    text = " ".join(out.split())
+    assert code == 0 and f"(default {MIN_CONFIDENCE})" in text and "default: default" not in text
+    assert "the package's model, else the latest finished training run" in text
+    code, out, err = run(capsys, "predict", str(inputs / "seven.png"), "--explain", "", "--model",
+                         str(model_file))
+    assert code == 2 and out == "" and "--explain" in err and "give a folder name" in err

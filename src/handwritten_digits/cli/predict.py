@@ -28,10 +28,11 @@ BATCH = 64  # files per Recognizer call
 READ_BATCH = 16  # ... for `read`, whose images each hold several digits
 EXPLAIN_STEM_BYTES = 120  # of the input's name kept in an --explain file's name
 
-_model = click.option("--model", "model_path", help="Run folder or .safetensors file (default: default).")
+_model = click.option("--model", "model_path", help="Run folder or .safetensors file (default: the "
+                      "package's model, else the latest finished training run).")
 _json = click.option("--json", "as_json", is_flag=True, help="One JSON object per input per line.")
 _min_conf = click.option("--min-confidence", type=click.FloatRange(0.0, 1.0), default=None,
-                         help="Abstain ('unreadable') below this calibrated confidence.")
+                         help="Abstain ('unreadable') below this calibrated confidence (default 0.5).")
 _max_other = click.option("--max-not-digit", type=click.FloatRange(0.0, 1.0), default=None,
                           help="Abstain ('not_a_digit') when the model's gate rates 'not a digit' above "
                           "this (default: the model's own threshold; 1 turns the gate off, and with it the "
@@ -137,6 +138,8 @@ def _line(text: str) -> str:
 def predict(inputs: tuple[str, ...], model_path: str | None, as_json: bool, explain_dir: str | None,
             min_confidence: float | None, max_not_digit: float | None, max_distance: float | None) -> None:
     """The single digit in each image (FILE_OR_DIR...), or why there is none."""
+    if explain_dir == "":
+        raise click.BadParameter("give a folder name", param_hint="--explain")
     recognizer = _load(model_path, min_confidence, max_not_digit, max_distance)
     files, problems = expand(inputs)
     folder = Path(explain_dir) if explain_dir else None
