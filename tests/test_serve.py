@@ -114,11 +114,35 @@ def test_predict_json_list(client: TestClient, digit_pngs: list, library: list[d
     assert all(same(a, b) for a, b in zip(r.json()["predictions"], library[:2], strict=True))
 
 
-def test_a_bad_item_in_a_json_list_is_named(client: TestClient, digit_pngs: list) -> None:
+def test_a_bad_item_in_a_json_list_is_named(client: TestClient, digit_pngs: list,
+                                            library: list[dict]) -> None:
     good = base64.b64encode(digit_pngs[0][1]).decode()
     r = client.post("/v1/predict", json={"image": [good, good, "***not base64***"]})
-    assert_error(r, 422, "image[2]", "not valid base64")
-    assert_error(client.post("/v1/predict", json={"image": [good, ""]}), 422, "image[1]", "empty")
+    assert_error(r, 422, "image[2]: not valid base64")
+    assert_error(client.post("/v1/predict", json={"image": [good, ""]}), 422, "image[1]: empty")
+    assert_error(client.post("/v1/predict", json={"image": [good, 3]}), 422, "image[1]: not a string")
+    for body in ({"image": None}, {"image": 5}):
+        r = client.post("/v1/predict", json=body)
+        assert_error(r, 422, "image: a base64 string or a list of them")
+        assert "image.str" not in r.json()["error"]
+    # an item that is no image is that item's error, named by its place (or by name[i])
+    junk = base64.b64encode(b"hello").decode()
+    answers = client.post("/v1/predict", json={"image": [good, junk]}).json()["predictions"]
+    assert answers[0]["file"] is None and same(answers[0], library[0] | {"file": None})
+    assert answers[1]["error"].startswith("image[1]: not an image")
+    answers = client.post("/v1/predict", json={"image": [good, junk], "name": "scan"}).json()["predictions"]
+    assert [a["file"] for a in answers] == ["scan[0]", "scan[1]"]
+    assert answers[1]["error"].startswith("scan[1]: not an image")
+
+
+def test_url_safe_and_unpadded_base64_are_read(client: TestClient, digit_pngs: list,
+                                              library: list[dict]) -> None:
+    data = next(d for _, d in digit_pngs if len(d) % 3 and any(c in base64.b64encode(d) for c in b"+/"))
+    index = [d for _, d in digit_pngs].index(data)
+    for text in (base64.urlsafe_b64encode(data).decode().rstrip("="),
+                 base64.b64encode(data).decode().rstrip("=")):
+        (answer,) = client.post("/v1/predict", json={"image": text}).json()["predictions"]
+        assert same(answer, library[index] | {"file": None})
 
 
 def test_include_image_returns_the_28x28_model_input(client: TestClient, digit_pngs: list) -> None:

@@ -35,6 +35,11 @@ class Upload:
     name: str | None
     data: bytes
     problem: HTTPException | None = None  # not an image we take (415) or too many pixels (413)
+    label: str = "image"  # what error messages call it when it has no name: image, or image[2] in a list
+
+    @property
+    def called(self) -> str:
+        return self.name or self.label
 
 
 class BodyTooLarge(Exception):
@@ -115,39 +120,51 @@ def _from_json(body: bytes) -> list[Upload]:
     try:
         payload = ImageJSON.model_validate_json(body)
     except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(map(str, first["loc"])) or "body"
-        raise HTTPException(422, f"malformed JSON ({where}: {first['msg']}): {HOW_TO_SEND}") from None
+        raise HTTPException(422, f"malformed JSON ({_where(e.errors())}): {HOW_TO_SEND}") from None
     if not isinstance(payload.image, list):
-        return [Upload(payload.name, decode_base64(payload.image))]
+        return [Upload(payload.name, decode_base64(payload.image, payload.name or "image"))]
     uploads = []
-    for i, text in enumerate(payload.image):
-        try:
-            uploads.append(Upload(payload.name, decode_base64(text)))
-        except HTTPException as e:  # name the item a client has to fix
-            raise HTTPException(e.status_code, f"image[{i}]: {e.detail}") from None
+    for i, text in enumerate(payload.image):  # each item is named: the client has to know which to fix
+        upload = Upload(None if payload.name is None else f"{payload.name}[{i}]", b"", label=f"image[{i}]")
+        uploads.append(replace(upload, data=decode_base64(text, upload.called)))
     return uploads
 
 
-def decode_base64(text: str) -> bytes:
-    """Bytes from plain base64 or a base64 data URL; 422 for anything else."""
+def _where(errors: list) -> str:
+    """The first validation error in the request's terms: pydantic reports "image" once per branch
+    of str | list[str] ("image.str: Input should be a valid string" for a number or null)."""
+    for err in errors:
+        loc = err["loc"]
+        if loc[:2] == ("image", "list[str]") and len(loc) == 3:
+            return f"image[{loc[2]}]: not a string"
+    loc, msg = errors[0]["loc"], errors[0]["msg"]
+    if loc[:1] == ("image",) and len(loc) > 1:
+        return "image: a base64 string or a list of them"
+    return f"{'.'.join(map(str, loc)) or 'body'}: {msg}"
+
+
+def decode_base64(text: str, called: str = "image") -> bytes:
+    """Bytes from base64 (standard or URL-safe, padded or not, line breaks allowed) or a base64 data
+    URL; 422 naming the image for anything else."""
     if text.startswith("data:"):
         header, comma, text = text.partition(",")
         if not comma or not header.endswith(";base64"):
-            raise HTTPException(422, "data URL is not base64: expected data:image/png;base64,...")
+            raise HTTPException(422, f"{called}: data URL is not base64: expected data:image/png;base64,...")
+    compact = "".join(text.split())
     try:
-        data = base64.b64decode("".join(text.split()), validate=True)
+        data = base64.b64decode(compact + "=" * (-len(compact) % 4), altchars=b"-_" if
+                                "-" in compact or "_" in compact else None, validate=True)
     except (binascii.Error, ValueError):
-        raise HTTPException(422, "image is not valid base64") from None
+        raise HTTPException(422, f"{called}: not valid base64") from None
     if not data:
-        raise HTTPException(422, "image is empty")
+        raise HTTPException(422, f"{called}: empty")
     return data
 
 
 def image_problem(upload: Upload, max_pixels: int) -> HTTPException | None:
     """415 unless the bytes open as an image of a format we read; 413 over the pixel limit; None when
     it is fine. Reads the header only."""
-    name = upload.name or "image"
+    name = upload.called
     try:
         with Image.open(io.BytesIO(upload.data), formats=FORMATS) as img:
             width, height = img.size

@@ -92,7 +92,7 @@ def _named(answer: dict[str, Any], upload: Upload) -> dict[str, Any]:
     """The answer under the upload's file name, which its error message names too (the library, given
     bytes, calls them "<bytes>")."""
     if answer["error"]:
-        answer["error"] = answer["error"].replace(BYTES_NAME, upload.name or "image", 1)
+        answer["error"] = answer["error"].replace(BYTES_NAME, upload.called, 1)
     return answer | {"file": upload.name}
 
 
