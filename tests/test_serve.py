@@ -364,6 +364,18 @@ def test_over_upload_limit_by_content_length_is_413(strict_client: TestClient) -
     assert_error(r, 413, "upload limit", "10,000")
 
 
+def test_requests_answered_before_routing_are_counted_under_their_route(strict_client: TestClient) -> None:
+    r = strict_client.post("/v1/predict", files={"file": ("big.png", b"x" * 20_000, "image/png")})
+    assert r.status_code == 413 and r.content.startswith(b'{"error":"')  # written as FastAPI writes JSON
+    assert strict_client.get("/static/app.js").status_code == 200
+    assert strict_client.get("/no/such/page").status_code == 404
+    text = strict_client.get("/metrics").text
+    assert 'digits_http_errors_total{route="/v1/predict",status="413"}' in text
+    assert 'digits_http_requests_total{method="GET",route="/static",status="200"}' in text
+    assert 'digits_http_errors_total{route="unmatched",status="404"}' in text
+    assert "/no/such/page" not in text and "app.js" not in text  # templates, never raw paths
+
+
 def test_over_upload_limit_while_streaming_is_413(strict_client: TestClient) -> None:
     seen = []
 

@@ -75,7 +75,7 @@ class BodyLimitMiddleware:
 
 
 async def _send_413(send: Send, error: str) -> None:
-    body = json.dumps({"error": error}).encode()
+    body = json.dumps({"error": error}, separators=(",", ":")).encode()  # as FastAPI writes JSON
     await send({"type": "http.response.start", "status": 413,
                 "headers": [(b"content-type", b"application/json"), (b"connection", b"close"),
                             (b"content-length", str(len(body)).encode())]})

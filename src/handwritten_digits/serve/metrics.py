@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)  # s
@@ -112,9 +113,22 @@ class MetricsMiddleware:
                 status = message["status"]
             await send(message)
 
-        try:
+        asked = {k: scope.get(k) for k in ("type", "path", "root_path", "method", "app")}  # routing
+        try:  # rewrites the scope
             await self.app(scope, receive, send_and_note)
         finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            route = getattr(scope.get("route"), "path", None) or _template(asked)
             self.metrics.observe_request(scope["method"], route, status,
                                          time.perf_counter() - start)
+
+
+def _template(scope: Scope) -> str:
+    """The route template of a request answered before routing (a 413 from the upload limit) or by a
+    mount (the static files), which leave no route in the scope; "unmatched" when there is none."""
+    routes = getattr(scope.get("app"), "routes", [])
+    for wanted in (Match.FULL, Match.PARTIAL):  # PARTIAL: the path matches, the method does not
+        for r in routes:
+            match, child = r.matches(scope)
+            if match == wanted:  # an included router names the route it matched in `child`
+                return getattr(child.get("route"), "path", None) or getattr(r, "path", None) or "unmatched"
+    return "unmatched"
