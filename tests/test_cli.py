@@ -144,3 +144,23 @@ def test_model_arg_reaches_the_saved_model(capsys: pytest.CaptureFixture, tiny_d
     assert code == 0, err
     convs = [m for m in modelio.load_model(run).model.modules() if isinstance(m, torch.nn.Conv2d)]
     assert convs and {c.kernel_size for c in convs} == {(5, 5)} and convs[0].out_channels == 4
+
+
+def test_evaluating_on_data_of_other_classes_warns(tiny_dataset: Path, tiny_run: Path, tmp_path: Path,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    import torch
+
+    from handwritten_digits.evaluate import evaluate_models
+    from handwritten_digits.modelio import make_sidecar, save_model
+    from handwritten_digits.models import create_model
+    torch.manual_seed(0)
+    clothes = save_model(tmp_path / "clothes.safetensors", create_model("seed-mlp"),
+                         make_sidecar("seed-mlp", {}, ["T-shirt", "Trouser", "Pullover", *"abcdefg"]))
+    with caplog.at_level("WARNING", logger="handwritten_digits.evaluate"):
+        evaluate_models([str(tiny_run)], dataset=str(tiny_dataset))
+        assert not caplog.records  # the same classes: nothing to say
+        result = evaluate_models([str(clothes)], dataset=str(tiny_dataset))
+    assert result["n"] == 200
+    (record,) = caplog.records
+    assert "(T-shirt, Trouser, Pullover, ...) are not" in record.getMessage()
+    assert "(0, 1, 2, ...)" in record.getMessage()

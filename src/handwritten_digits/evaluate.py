@@ -5,12 +5,14 @@ Both are small and pure; printing and plotting live in the callers (CLI, report)
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+log = logging.getLogger(__name__)
 
 def prepare(images: torch.Tensor, mean: float, std: float) -> torch.Tensor:
     """(N, 28, 28) uint8 or float in [0, 1] -> (N, 1, 28, 28) float32, normalised."""
@@ -92,9 +94,16 @@ def evaluate_models(specs: list[str | None], split: str = "test", dataset: str |
     loaded = [load_model(s) for s in specs]
     dataset = dataset or loaded[0].meta.get("dataset", "mnist")
     data = load_split(dataset, split)
+    if list(loaded[0].class_names) != list(data.class_names):  # a digit model scored on clothing
+        log.warning("the model's classes (%s) are not %s's (%s): labels are compared by their index",
+                    _names(loaded[0].class_names), dataset, _names(data.class_names))
     logps = [infer(m.model, data.images, m.mean, m.std, tta=tta).log_softmax(1) for m in loaded]
     logits = torch.stack(logps).mean(0)
     result = metrics(logits, data.labels, list(data.class_names))
     names = [str(m.path) for m in loaded]
     return {"model": names[0] if len(names) == 1 else f"ensemble of {len(names)}",
             "models": names, "dataset": dataset, "split": split, "tta": tta, **result}
+
+
+def _names(names: list[str] | tuple[str, ...]) -> str:
+    return ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
