@@ -163,4 +163,8 @@ def test_evaluating_on_data_of_other_classes_warns(tiny_dataset: Path, tiny_run:
     assert result["n"] == 200
     (record,) = caplog.records
     assert "(T-shirt, Trouser, Pullover, ...) are not" in record.getMessage()
-    assert "(0, 1, 2, ...)" in record.getMessage()
+    assert "(0, 1, 2, ...)" in record.getMessage() and str(clothes) in record.getMessage()
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="handwritten_digits.evaluate"):  # an ensemble: each member
+        evaluate_models([str(tiny_run), str(clothes)], dataset=str(tiny_dataset))
+    assert [str(clothes) in r.getMessage() for r in caplog.records] == [True]

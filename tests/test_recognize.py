@@ -132,14 +132,30 @@ def test_arrays_that_are_no_image_and_a_lone_path_are_named(recognizer: Recogniz
            np.zeros((60, 60, 5), np.uint8), np.zeros((60, 60), np.complex64)]
     for p, a in zip(recognizer.predict_many(odd), odd, strict=True):
         assert p.reason == "error" and p.error.startswith(f"array of shape {a.shape} and dtype {a.dtype}")
-        assert "(H, W) gray or (H, W, 1, 3 or 4)" in p.error
+        assert "(H, W) gray or (H, W, C) channels-last levels" in p.error
     assert recognizer.predict([np.zeros((9, 9), np.uint8)] * 2).error.endswith("predict_many or read_many")
     path = tmp_path / "blank.png"
     Image.fromarray(NOT_DIGITS["blank canvas"]).save(path)
     for batch, one in ((recognizer.predict_many, "predict"), (recognizer.read_many, "read")):
-        for lone in (str(path), path, path.read_bytes()):
+        for lone in (str(path), path, path.read_bytes(), bytearray(path.read_bytes()), io.BytesIO(b"x")):
             with pytest.raises(TypeError, match=f"for one image, call {one}"):
                 batch(lone)
+        answers = batch(s for s in [path, path])  # a generator is walked once
+        assert [a.reason for a in answers] == ["blank", "blank"]
+
+
+def test_gray_with_alpha_arrays_are_read(recognizer: Recognizer) -> None:
+    """(H, W, 2): gray levels and alpha, as Pillow's LA; a drawing on a transparent page is the same
+    drawing on white."""
+    from handwritten_digits.preprocess import to_mnist
+    ink = np.zeros((120, 120), np.uint8)
+    ink[20:100, 55:65] = 255
+    ink[20:30, 35:65] = 255  # a 7
+    on_white = to_mnist(255 - ink)
+    assert on_white.any()
+    for la in (np.dstack([np.zeros_like(ink), ink]), np.dstack([np.zeros_like(ink), ink]) / 255.0):
+        assert np.array_equal(to_mnist(la), on_white)
+        assert recognizer.predict(la).error is None
 
 
 def test_every_mode_and_shape_is_answered_never_raised(recognizer: Recognizer) -> None:

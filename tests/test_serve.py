@@ -143,6 +143,8 @@ def test_url_safe_and_unpadded_base64_are_read(client: TestClient, digit_pngs: l
                  base64.b64encode(data).decode().rstrip("=")):
         (answer,) = client.post("/v1/predict", json={"image": text}).json()["predictions"]
         assert same(answer, library[index] | {"file": None})
+    for mixed in ("QUJD+-Rk", "QU/D_0Rk"):  # one alphabet or the other, not both
+        assert_error(client.post("/v1/predict", json={"image": mixed}), 422, "image: not valid base64")
 
 
 def test_include_image_returns_the_28x28_model_input(client: TestClient, digit_pngs: list) -> None:
@@ -364,16 +366,26 @@ def test_over_upload_limit_by_content_length_is_413(strict_client: TestClient) -
     assert_error(r, 413, "upload limit", "10,000")
 
 
-def test_requests_answered_before_routing_are_counted_under_their_route(strict_client: TestClient) -> None:
-    r = strict_client.post("/v1/predict", files={"file": ("big.png", b"x" * 20_000, "image/png")})
-    assert r.status_code == 413 and r.content.startswith(b'{"error":"')  # written as FastAPI writes JSON
-    assert strict_client.get("/static/app.js").status_code == 200
-    assert strict_client.get("/no/such/page").status_code == 404
-    text = strict_client.get("/metrics").text
+def test_refusals_of_the_upload_limit_are_counted_under_their_route(tiny_run: Path) -> None:
+    settings = Settings(model=str(tiny_run), max_upload_bytes=10_000)
+    with TestClient(create_app(settings)) as client:  # its own counters: no earlier request counted
+        r = client.post("/v1/predict", files={"file": ("big.png", b"x" * 20_000, "image/png")})
+        assert_error(r, 413, "upload limit", "10,000")
+        assert client.get("/static/app.js").status_code == 200
+        assert client.get("/no/such/page").status_code == 404
+        text = client.get("/metrics").text
     assert 'digits_http_errors_total{route="/v1/predict",status="413"}' in text
     assert 'digits_http_requests_total{method="GET",route="/static",status="200"}' in text
     assert 'digits_http_errors_total{route="unmatched",status="404"}' in text
     assert "/no/such/page" not in text and "app.js" not in text  # templates, never raw paths
+
+
+def test_a_body_within_the_upload_limit_is_read(strict_client: TestClient, digit_pngs: list) -> None:
+    """Announced and streamed bytes are not added up: 6,000 bytes pass a 10,000-byte limit."""
+    body = json.dumps({"image": base64.b64encode(digit_pngs[0][1]).decode(), "name": "x" * 6000})
+    assert 6000 < len(body) <= 10_000
+    r = strict_client.post("/v1/predict", content=body, headers={"content-type": "application/json"})
+    assert "upload limit" not in r.text, r.text
 
 
 def test_over_upload_limit_while_streaming_is_413(strict_client: TestClient) -> None:

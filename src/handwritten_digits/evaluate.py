@@ -94,9 +94,10 @@ def evaluate_models(specs: list[str | None], split: str = "test", dataset: str |
     loaded = [load_model(s) for s in specs]
     dataset = dataset or loaded[0].meta.get("dataset", "mnist")
     data = load_split(dataset, split)
-    if list(loaded[0].class_names) != list(data.class_names):  # a digit model scored on clothing
-        log.warning("the model's classes (%s) are not %s's (%s): labels are compared by their index",
-                    _names(loaded[0].class_names), dataset, _names(data.class_names))
+    for m in loaded:
+        if list(m.class_names) != list(data.class_names):  # a digit model scored on clothing
+            log.warning("%s: the model's classes (%s) are not %s's (%s): labels are compared by their "
+                        "index", m.path, _names(m.class_names), dataset, _names(data.class_names))
     logps = [infer(m.model, data.images, m.mean, m.std, tta=tta).log_softmax(1) for m in loaded]
     logits = torch.stack(logps).mean(0)
     result = metrics(logits, data.labels, list(data.class_names))

@@ -305,9 +305,9 @@ def _disk(r: int) -> np.ndarray:
 
 
 def _from_array(a: np.ndarray) -> Image.Image:
-    if not (a.ndim == 2 or a.ndim == 3 and a.shape[2] in (1, 3, 4)) or a.dtype.kind not in "biuf":
+    if not (a.ndim == 2 or a.ndim == 3 and a.shape[2] in (1, 2, 3, 4)) or a.dtype.kind not in "biuf":
         raise ImageError(f"array of shape {a.shape} and dtype {a.dtype}: not an image; give (H, W) "
-                         "gray or (H, W, 1, 3 or 4) channels-last levels")
+                         "gray or (H, W, C) channels-last levels, C = 1, 2 (with alpha), 3 or 4")
     if a.dtype == bool:
         a = a.astype(np.uint8) * 255
     elif a.dtype.kind == "f":

@@ -192,7 +192,7 @@ class Recognizer:
         when it reads a number (even one too wide to pass for one digit) or is unsure of a digit,
         "not_a_digit" when it refuses the ink (a word); otherwise the reason stays.
         The image is decoded once: each look finds the ink again in the decoded pixels."""
-        _several(sources, "predict")
+        sources = _several(sources, "predict")
         preps = [self._prepare(src) for src in sources]
         results = self._answer(sources, preps)
         sunk = [(i, p) for i, (r, p) in enumerate(zip(results, preps, strict=True))
@@ -279,8 +279,7 @@ class Recognizer:
 
     def read_many(self, sources: list[ImageInput]) -> list[Reading]:
         """A number of 1-20 digits on one line per image, read left to right."""
-        _several(sources, "read")
-        return [self.read(src) for src in sources]
+        return [self.read(src) for src in _several(sources, "read")]
 
     def read(self, source: ImageInput) -> Reading:
         """A reading that abstains (not blank; unreadable too) or whose paper estimate sank under a
@@ -341,9 +340,12 @@ class Recognizer:
         return self.probabilities(images).numpy()
 
 
-def _several(sources: object, one: str) -> None:
-    if isinstance(sources, str | bytes | os.PathLike):  # iterating would take each character for an image
+def _several(sources: object, one: str) -> list:
+    """The sources as a list (a generator is walked once); one image where a list belongs is an error
+    (iterating would take each character or byte for an image)."""
+    if isinstance(sources, str | bytes | bytearray | memoryview | os.PathLike) or hasattr(sources, "read"):
         raise TypeError(f"{one}_many takes a list of images; for one image, call {one}")
+    return list(sources)
 
 
 def _name(src: ImageInput) -> str | None:

@@ -113,8 +113,10 @@ class MetricsMiddleware:
                 status = message["status"]
             await send(message)
 
-        asked = {k: scope.get(k) for k in ("type", "path", "root_path", "method", "app")}  # routing
-        try:  # rewrites the scope
+        # the request as routing found it: a mount rewrites path and root_path in the scope
+        asked = {"type": "http", "path": scope["path"], "root_path": scope.get("root_path", ""),
+                 "method": scope["method"], "app": scope.get("app")}
+        try:
             await self.app(scope, receive, send_and_note)
         finally:
             route = getattr(scope.get("route"), "path", None) or _template(asked)
@@ -123,12 +125,15 @@ class MetricsMiddleware:
 
 
 def _template(scope: Scope) -> str:
-    """The route template of a request answered before routing (a 413 from the upload limit) or by a
-    mount (the static files), which leave no route in the scope; "unmatched" when there is none."""
-    routes = getattr(scope.get("app"), "routes", [])
+    """The template of a route that leaves none in the scope (the static files' mount, "/static");
+    "unmatched" when no route names one (a path no route takes)."""
     for wanted in (Match.FULL, Match.PARTIAL):  # PARTIAL: the path matches, the method does not
-        for r in routes:
-            match, child = r.matches(scope)
-            if match == wanted:  # an included router names the route it matched in `child`
-                return getattr(child.get("route"), "path", None) or getattr(r, "path", None) or "unmatched"
+        for r in getattr(scope.get("app"), "routes", []):
+            try:
+                match, child = r.matches(scope)
+            except Exception:  # a route of a framework version that matches differently: not ours
+                continue
+            path = getattr(child.get("route"), "path", None) or getattr(r, "path", None)
+            if match == wanted and path:
+                return path
     return "unmatched"
