@@ -6,7 +6,7 @@ import pytest
 import torch
 from scipy import ndimage
 
-from handwritten_digits.augment import POLICIES, Policy, blur, get_policy, stroke_width, tta_views
+from handwritten_digits.augment import POLICIES, Policy, blur, flag_ones, get_policy, stroke_width, tta_views
 from handwritten_digits.errors import DigitsError
 
 
@@ -85,3 +85,37 @@ def test_an_unknown_policy_is_a_clear_error() -> None:
     assert get_policy("light") is POLICIES["light"]
     with pytest.raises(DigitsError, match="unknown augmentation 'heavy'"):
         get_policy("heavy")
+
+
+def _bar(n: int, top: tuple[int, int], bottom: tuple[int, int]) -> torch.Tensor:
+    """(n, 1, 28, 28): a straight 2-px stroke from `top` to `bottom` ((y, x)), a 1 of MNIST's kind."""
+    yy, xx = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
+    (y0, x0), (y1, x1) = top, bottom
+    t = ((yy - y0) / (y1 - y0)).clamp(0, 1)
+    x = (((yy >= y0) & (yy <= y1)) & ((xx - (x0 + t * (x1 - x0))).abs() < 1.0)).float()
+    return x.view(1, 1, 28, 28).repeat(n, 1, 1, 1)
+
+
+def test_flags_go_on_a_share_of_the_ones_only() -> None:
+    ones, labels = _bar(400, (4, 14), (23, 14)), torch.tensor([1, 7] * 200)
+    out = flag_ones(ones, labels, torch.Generator().manual_seed(0), p=0.5)
+    changed = (out != ones).flatten(1).any(1)
+    assert not changed[labels == 7].any()  # a 7 is never given a flag
+    assert 70 <= int(changed[labels == 1].sum()) <= 130
+    again = flag_ones(ones, labels, torch.Generator().manual_seed(0), p=0.5)
+    assert torch.equal(out, again) and float(out.max()) <= 1.0
+    added = (out - ones)[changed]
+    # the flag: from the top down to the left, in the upper half, never right of the stem
+    assert bool((added[:, 0, :14, :13].sum((1, 2)) > 1.0).all())
+    assert float(added[:, 0, :14, 16:].sum()) == 0.0 and float(added[:, 0, 14:21].sum()) == 0.0
+    feet = added[:, 0, 21:25, 14:].sum((1, 2)) > 1.0  # a foot reaches right of the stem at its base
+    assert 0.1 <= float(feet.float().mean()) <= 0.5
+
+
+def test_a_one_leaning_left_keeps_its_shape() -> None:
+    leaning = _bar(50, (4, 10), (23, 18))  # "\": a flag would make it a caret
+    out = flag_ones(leaning, torch.ones(50, dtype=torch.long), torch.Generator().manual_seed(1), p=1.0)
+    assert torch.equal(out, leaning)
+    upright = _bar(50, (4, 14), (23, 14))
+    out = flag_ones(upright, torch.ones(50, dtype=torch.long), torch.Generator().manual_seed(1), p=1.0)
+    assert bool((out != upright).flatten(1).any(1).all())

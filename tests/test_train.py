@@ -49,6 +49,18 @@ def test_same_seed_same_metrics(tiny_dataset: Path, tmp_path: Path) -> None:
     assert a[0]["train_loss"] != c[0]["train_loss"]
 
 
+def test_the_flag_share_is_part_of_the_seeded_run(tiny_dataset: Path, tmp_path: Path) -> None:
+    keys = ("train_loss", "val_loss", "val_acc")
+    plain = read_metrics(fit(_config(tiny_dataset, tmp_path / "plain", epochs=1)))[0]
+    a = read_metrics(fit(_config(tiny_dataset, tmp_path / "a", epochs=1, flag=1.0)))[0]
+    b = read_metrics(fit(_config(tiny_dataset, tmp_path / "b", epochs=1, flag=1.0)))[0]
+    assert [a[k] for k in keys] == [b[k] for k in keys]  # replays exactly
+    assert a["train_loss"] != plain["train_loss"]  # and the 1s were given flags
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["flag"] == 1.0
+    with pytest.raises(DigitsError, match="--flag must be in"):
+        fit(_config(tiny_dataset, tmp_path / "c", flag=1.5))
+
+
 def test_refuses_to_overwrite_a_run(tiny_run: Path, tiny_dataset: Path) -> None:
     with pytest.raises(DigitsError, match="already holds a run"):
         fit(_config(tiny_dataset, tiny_run))

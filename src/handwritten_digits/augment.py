@@ -4,7 +4,8 @@ Every op works on a whole batch (N, 1, 28, 28) of float images in [0, 1] (ink = 
 caller-provided `torch.Generator`, so an epoch's augmentation is reproducible from (seed, epoch).
 The ops mirror what real-world input does to a digit after preprocessing: residual rotation, scale,
 shear and offset (random affine), wobbly handwriting (elastic distortion), pens thicker or thinner than
-MNIST's (stroke dilation / erosion) and soft focus (blur).
+MNIST's (stroke dilation / erosion) and soft focus (blur). `flag_ones` gives some 1s the flag and foot
+of a European 1, which MNIST's American writers rarely drew.
 """
 
 from __future__ import annotations
@@ -102,6 +103,66 @@ POLICIES: dict[str, Policy] = {
     # The record ensemble's (An et al. 2020): rotation up to 20 degrees, shifts up to a fifth of the side.
     "record": Policy(rotate_deg=20, translate_px=5.6),
 }
+
+
+def _segments(yy: torch.Tensor, xx: torch.Tensor, p0: torch.Tensor, p1: torch.Tensor,
+              width: torch.Tensor) -> torch.Tensor:
+    """(N, H, W) anti-aliased coverage of one straight stroke per image, from p0 to p1 ((N, 2) as y, x),
+    `width` (N,) px wide with round ends."""
+    d = p1 - p0
+    y0, x0, dy, dx = (v[:, None, None] for v in (p0[:, 0], p0[:, 1], d[:, 0], d[:, 1]))
+    t = (((yy - y0) * dy + (xx - x0) * dx) / (d ** 2).sum(1).clamp_min(1e-6)[:, None, None]).clamp(0, 1)
+    dist = ((yy - (y0 + t * dy)) ** 2 + (xx - (x0 + t * dx)) ** 2).sqrt()
+    return (width[:, None, None] / 2 - dist + 0.5).clamp(0, 1)
+
+
+FLAG_TURN = (30.0, 55.0)  # degrees between a 1's stroke and its flag
+FLAG_FLATTEST = 60.0  # degrees from vertical: a flatter top stroke is a 7's bar
+FLAG_LENGTH = (0.2, 0.45)  # of the 1's height
+FOOT = (0.2, 0.3)  # half-length of a foot, of the 1's height
+
+
+def flag_ones(x: torch.Tensor, labels: torch.Tensor, gen: torch.Generator, p: float, one: int = 1,
+              foot_p: float = 0.3) -> torch.Tensor:
+    """Give a random share `p` of the batch's 1s a flag, a stroke from the top down to the left as
+    European writers draw one (MNIST's American 1s are mostly a single stroke), and a share `foot_p`
+    of those a foot. A 1 leaning left keeps its shape: with a flag it would be a caret."""
+    n = x.shape[0]
+    pick, turn, length, foot, half = (torch.rand(n, generator=gen) for _ in range(5))
+    idx = ((pick < p) & (labels == one)).nonzero().squeeze(1)
+    if len(idx) == 0:
+        return x
+    img = x[idx, 0]
+    side = torch.arange(img.shape[1], dtype=torch.float32)
+    rows = (img > 0.5).any(2)
+    top = torch.where(rows, side, torch.full_like(side, 1e9)).amin(1)
+    bottom = torch.where(rows, side, torch.full_like(side, -1e9)).amax(1)
+    height = (bottom - top).clamp_min(1)
+    width = (img.sum((1, 2)) / height).clamp(1.0, 5.0)  # the stroke's, from its ink and height
+
+    def x_at(row: torch.Tensor) -> torch.Tensor:  # the ink's mean x within 1.5 px of `row`
+        band = ((side.view(1, -1, 1) - row.view(-1, 1, 1)).abs() <= 1.5).float() * img
+        return (band * side).sum((1, 2)) / band.sum((1, 2)).clamp_min(1e-6)
+
+    x_top, x_bottom = x_at(top), x_at(bottom)
+    axis = torch.atan2(x_bottom - x_top, bottom - top)  # 0: upright; negative: leaning right, "/"
+    off = torch.deg2rad(turn[idx] * (FLAG_TURN[1] - FLAG_TURN[0]) + FLAG_TURN[0])
+    angle = (axis - off).clamp_min(-math.radians(FLAG_FLATTEST))
+    ok = (bottom > top) & (x_top - x_bottom >= -1.0) & (axis - angle >= math.radians(20))
+    yy, xx = torch.meshgrid(side, side, indexing="ij")
+    yy, xx = yy.expand(len(idx), -1, -1), xx.expand(len(idx), -1, -1)
+    reach = (FLAG_LENGTH[0] + length[idx] * (FLAG_LENGTH[1] - FLAG_LENGTH[0])) * height
+    start = torch.stack([top + width / 2, x_top], 1)
+    end = start + torch.stack([torch.cos(angle), torch.sin(angle)], 1) * reach[:, None]
+    ink = _segments(yy, xx, start, end, width)
+    span = (FOOT[0] + half[idx] * (FOOT[1] - FOOT[0])) * height
+    base = bottom - width / 2 + 0.5
+    feet = _segments(yy, xx, torch.stack([base, x_bottom - span], 1), torch.stack([base, x_bottom + span], 1),
+                     width)
+    ink = torch.maximum(ink, feet * (foot[idx] < foot_p).float()[:, None, None])
+    out = x.clone()
+    out[idx, 0] = torch.where(ok[:, None, None], torch.maximum(img, ink), img)
+    return out
 
 
 def get_policy(name: str) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor]:

@@ -59,6 +59,7 @@ class TrainConfig:
     warmup: float = 0.2  # fraction of all steps spent warming up (onecycle)
     label_smoothing: float = 0.0
     augment: str = "none"  # none | a policy name in augment.POLICIES
+    flag: float = 0.0  # share of the 1s given a European flag, drawn before `augment` (augment.flag_ones)
     precision: str = "fp32"  # fp32 | bf16 (autocast where `native_bf16`; weights, optimizer stay fp32)
     channels_last: bool = True
     seed: int = 0
@@ -81,6 +82,7 @@ class TrainConfig:
             (self.precision in ("fp32", "bf16"), f"unknown precision {self.precision!r}"),
             (0.0 <= self.label_smoothing < 1.0, "--label-smoothing must be in [0, 1)"),
             (0.0 <= self.warmup < 1.0, "--warmup must be in [0, 1)"),
+            (0.0 <= self.flag <= 1.0, f"--flag must be in [0, 1] (got {self.flag})"),
             (self.device in ("auto", "cpu", "cuda"), f"unknown device {self.device!r}"),
         ]
         for ok, message in checks:
@@ -182,6 +184,8 @@ def train_one_epoch(model: nn.Module, opt: torch.optim.Optimizer, config: TrainC
     if config.augment != "none":
         from handwritten_digits.augment import get_policy
         augment = get_policy(config.augment)
+    if config.flag:
+        from handwritten_digits.augment import flag_ones
     steps = epoch_steps(len(order), config.batch_size)
     reporter.epoch_start(epoch, config.epochs, steps)
     model.train()
@@ -190,6 +194,8 @@ def train_one_epoch(model: nn.Module, opt: torch.optim.Optimizer, config: TrainC
     for i in range(steps):
         idx = order[i * config.batch_size:(i + 1) * config.batch_size]
         x, y = x_all[idx], y_all[idx]
+        if config.flag:
+            x = flag_ones(x, y, gen, config.flag)
         if augment is not None:
             x = augment(x, gen)
         if mean != 0.0 or std != 1.0:

@@ -91,6 +91,7 @@ def _positive(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 @click.option("--schedule", type=click.Choice(["constant", "onecycle", "cosine", "exp"]))
 @click.option("--label-smoothing", type=float)
 @click.option("--augment", help="Augmentation policy name, or none.")
+@click.option("--flag", type=float, help="Share of the 1s given a European flag (0-1).")
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]))
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]))
