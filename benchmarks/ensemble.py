@@ -33,6 +33,8 @@ def train_command(run: Path) -> str:
     for key in ("model", "epochs", "batch_size", "lr", "optimizer", "weight_decay", "schedule",
                 "label_smoothing", "augment", "precision"):
         args.append(f"--{key.replace('_', '-')} {c[key]}")
+    if c.get("flag"):  # written only when used: runs from before it have no such field
+        args.append(f"--flag {c['flag']}")
     args += [f"--model-arg {k}={json.dumps(v)}" for k, v in c.get("model_args", {}).items()]
     return " ".join(["digits train", *args, f"--seed {c['seed']}"])
 

@@ -57,7 +57,7 @@ def card(meta: dict, epochs_run: int, train_time_s: float, size: int, extra: str
         f"label smoothing {cfg.get('label_smoothing')}, augmentation `{cfg.get('augment')}`, "
         f"{_precision(cfg.get('precision'), m.get('train_precision'))}.",
         f"- Reproduce: `digits train --recipe {meta.get('recipe')}@{cfg.get('recipe_version')} "
-        f"--seed {meta.get('seed')}` "
+        + (f"--flag {cfg['flag']} " if cfg.get("flag") else "") + f"--seed {meta.get('seed')}` "
         f"(training time here: {train_time_s / 60:.1f} min on 2 CPU cores).",
         f"- Epoch kept: {meta['epoch']} of {epochs_run}, chosen on validation accuracy; "
         "the test set was never used to choose anything.", "",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from scipy import ndimage
@@ -110,6 +112,28 @@ def test_flags_go_on_a_share_of_the_ones_only() -> None:
     assert float(added[:, 0, :14, 16:].sum()) == 0.0 and float(added[:, 0, 14:21].sum()) == 0.0
     feet = added[:, 0, 21:25, 14:].sum((1, 2)) > 1.0  # a foot reaches right of the stem at its base
     assert 0.1 <= float(feet.float().mean()) <= 0.5
+
+
+def test_a_flag_runs_down_from_the_top_and_never_flatter_than_a_bar() -> None:
+    for top, bottom in (((4, 14), (23, 14)), ((4, 18), (23, 11))):  # upright, and leaning right "/"
+        ones = _bar(200, top, bottom)
+        out = flag_ones(ones, torch.ones(200, dtype=torch.long), torch.Generator().manual_seed(2), p=1.0)
+        flag = (out - ones)[:, 0, :14]  # the upper half: the flag alone
+        assert float(flag[:, :top[0]].sum()) == 0.0  # nothing above the stroke's top: it runs down
+        for f in flag[flag.flatten(1).sum(1) > 1.0]:
+            ys, xs = torch.nonzero(f > 0.5, as_tuple=True)
+            drop, run = float(ys.max() - ys.min()), float(xs.max() - xs.min())
+            assert math.degrees(math.atan2(run, drop)) <= 66  # 60 degrees from vertical, 2-px strokes
+
+
+def test_the_flag_draws_the_same_numbers_with_or_without_ones_and_keeps_the_dtype() -> None:
+    ones = _bar(8, (4, 14), (23, 14))
+    with_ones, without = torch.Generator().manual_seed(4), torch.Generator().manual_seed(4)
+    flag_ones(ones, torch.ones(8, dtype=torch.long), with_ones, p=1.0)
+    flag_ones(ones, torch.full((8,), 7), without, p=1.0)
+    assert torch.equal(with_ones.get_state(), without.get_state())  # later augmentation replays
+    half = flag_ones(ones.bfloat16(), torch.ones(8, dtype=torch.long), torch.Generator().manual_seed(4), 1.0)
+    assert half.dtype == torch.bfloat16 and bool((half != ones.bfloat16()).any())
 
 
 def test_a_one_leaning_left_keeps_its_shape() -> None:

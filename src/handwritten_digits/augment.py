@@ -126,14 +126,16 @@ def flag_ones(x: torch.Tensor, labels: torch.Tensor, gen: torch.Generator, p: fl
               foot_p: float = 0.3) -> torch.Tensor:
     """Give a random share `p` of the batch's 1s a flag, a stroke from the top down to the left as
     European writers draw one (MNIST's American 1s are mostly a single stroke), and a share `foot_p`
-    of those a foot. A 1 leaning left keeps its shape: with a flag it would be a caret."""
+    of those a foot. A 1 leaning left keeps its shape: with a flag it would be a caret. The flag leaves
+    the stroke by FLAG_TURN degrees, but by 20 at least where FLAG_FLATTEST cuts a leaning 1's turn.
+    Draws the same random numbers whether or not the batch holds a 1, on the CPU generator `gen`."""
     n = x.shape[0]
-    pick, turn, length, foot, half = (torch.rand(n, generator=gen) for _ in range(5))
-    idx = ((pick < p) & (labels == one)).nonzero().squeeze(1)
+    pick, turn, length, foot, half = (torch.rand(n, generator=gen).to(x.device) for _ in range(5))
+    idx = ((pick < p) & (labels.to(x.device) == one)).nonzero().squeeze(1)
     if len(idx) == 0:
         return x
-    img = x[idx, 0]
-    side = torch.arange(img.shape[1], dtype=torch.float32)
+    img = x[idx, 0].float()
+    side = torch.arange(img.shape[1], dtype=torch.float32, device=x.device)
     rows = (img > 0.5).any(2)
     top = torch.where(rows, side, torch.full_like(side, 1e9)).amin(1)
     bottom = torch.where(rows, side, torch.full_like(side, -1e9)).amax(1)
@@ -161,7 +163,7 @@ def flag_ones(x: torch.Tensor, labels: torch.Tensor, gen: torch.Generator, p: fl
                      width)
     ink = torch.maximum(ink, feet * (foot[idx] < foot_p).float()[:, None, None])
     out = x.clone()
-    out[idx, 0] = torch.where(ok[:, None, None], torch.maximum(img, ink), img)
+    out[idx, 0] = torch.where(ok[:, None, None], torch.maximum(img, ink), img).to(x.dtype)
     return out
 
 
