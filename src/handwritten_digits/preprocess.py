@@ -160,6 +160,14 @@ def source_name(source: ImageInput) -> str:
         else "<image>"
 
 
+def input_list(sources: object, one: str) -> list:
+    """Several inputs as a list (a generator is walked once), for `one`_many; one image given there is
+    an error (iterating would take each character or byte of it for an image)."""
+    if isinstance(sources, str | bytes | bytearray | memoryview | os.PathLike) or hasattr(sources, "read"):
+        raise TypeError(f"{one}_many takes a list of images; for one image, call {one}")
+    return list(sources)
+
+
 def _read_file(path: Path, name: str) -> bytes:
     """A file's bytes, at most MAX_FILE_BYTES of them (/dev/zero never ends). Any file named is read,
     pipes included (`digits predict /dev/stdin`); the CLI leaves pipes and devices in folders alone."""

@@ -36,6 +36,7 @@ from handwritten_digits.ood import distance, has_features, logits_and_features
 from handwritten_digits.preprocess import (
     ImageInput,
     Preprocessed,
+    input_list,
     load_gray,
     prepare,
     prepare_gray,
@@ -192,7 +193,7 @@ class Recognizer:
         when it reads a number (even one too wide to pass for one digit) or is unsure of a digit,
         "not_a_digit" when it refuses the ink (a word); otherwise the reason stays.
         The image is decoded once: each look finds the ink again in the decoded pixels."""
-        sources = _several(sources, "predict")
+        sources = input_list(sources, "predict")
         preps = [self._prepare(src) for src in sources]
         results = self._answer(sources, preps)
         sunk = [(i, p) for i, (r, p) in enumerate(zip(results, preps, strict=True))
@@ -279,7 +280,7 @@ class Recognizer:
 
     def read_many(self, sources: list[ImageInput]) -> list[Reading]:
         """A number of 1-20 digits on one line per image, read left to right."""
-        return [self.read(src) for src in _several(sources, "read")]
+        return [self.read(src) for src in input_list(sources, "read")]
 
     def read(self, source: ImageInput) -> Reading:
         """A reading that abstains (not blank; unreadable too) or whose paper estimate sank under a
@@ -338,14 +339,6 @@ class Recognizer:
     def _classify(self, ink: Ink, masks: list[np.ndarray]) -> np.ndarray:
         images = np.stack([render(ink, m) for m in masks]) if masks else np.zeros((0, 28, 28), np.uint8)
         return self.probabilities(images).numpy()
-
-
-def _several(sources: object, one: str) -> list:
-    """The sources as a list (a generator is walked once); one image where a list belongs is an error
-    (iterating would take each character or byte for an image)."""
-    if isinstance(sources, str | bytes | bytearray | memoryview | os.PathLike) or hasattr(sources, "read"):
-        raise TypeError(f"{one}_many takes a list of images; for one image, call {one}")
-    return list(sources)
 
 
 def _name(src: ImageInput) -> str | None:

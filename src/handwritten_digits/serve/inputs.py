@@ -120,8 +120,8 @@ def _from_json(body: bytes) -> list[Upload]:
         return [Upload(payload.name, decode_base64(payload.image, payload.name or "image"))]
     uploads = []
     for i, text in enumerate(payload.image):  # each item is named: the client has to know which to fix
-        upload = Upload(None if payload.name is None else f"{payload.name}[{i}]", b"", label=f"image[{i}]")
-        uploads.append(replace(upload, data=decode_base64(text, upload.called)))
+        name = None if payload.name is None else f"{payload.name}[{i}]"
+        uploads.append(Upload(name, decode_base64(text, name or f"image[{i}]"), label=f"image[{i}]"))
     return uploads
 
 
