@@ -4,6 +4,7 @@ Writes a synthetic photo (an MNIST-like digit drawn dark on uneven paper, with n
 then times `prepare()` alone and `Recognizer.predict(path)` end to end, one image at a time.
 
     nice -n 10 .venv/bin/python -m benchmarks.preprocess_latency --model /tmp/dev-cnn
+    DIGITS_RUNTIME=torch .venv/bin/python -m benchmarks.preprocess_latency --out /tmp/torch.json
 """
 
 from __future__ import annotations
@@ -78,8 +79,10 @@ def main() -> None:
         pred = recognizer.predict(str(path))
         pre, pre_cpu = timed(lambda: prepare(str(path)), args.runs)
         end, end_cpu = timed(lambda: recognizer.predict(str(path)), args.runs)
+    networks = getattr(recognizer, "networks", None)  # None: a package from before stop 26 (PyTorch)
     result = {"image": "640x480 JPEG", "runs": args.runs, "torch_threads": args.threads,
-              "model": str(recognizer.loaded.path), "answer": pred.digit, "reason": pred.reason,
+              "model": str(recognizer.loaded.path), "runtime": networks.runtime if networks else "torch",
+              "answer": pred.digit, "reason": pred.reason,
               "preprocess_ms_p50": round(float(np.median(pre)), 3),
               "preprocess_ms_p90": round(float(np.percentile(pre, 90)), 3),
               "file_to_answer_ms_p50": round(float(np.median(end)), 3),

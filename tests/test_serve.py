@@ -162,6 +162,7 @@ def test_model_health_docs_page(client: TestClient) -> None:
     assert model["name"] == "seed-mlp" and model["version"].startswith("seed-mlp-")
     assert "val_acc" in model["metrics"] and model["card"]["input"]["size"] == [28, 28]
     assert model["path"] == "model.safetensors"  # its name, not the server's folders
+    assert model["runtime"] == "torch"  # an MLP: no convolutional features to export
     health = client.get("/healthz").json()
     assert health == {"status": "ok", "model": "seed-mlp", "version": model["version"]}
     assert client.get("/docs").status_code == 200

@@ -29,10 +29,9 @@ from handwritten_digits.abstain import (
     side_by_side,
 )
 from handwritten_digits.errors import DigitsError
-from handwritten_digits.evaluate import infer
 from handwritten_digits.ink import Ink, Shape, find_ink
 from handwritten_digits.modelio import LoadedModel, load_model
-from handwritten_digits.ood import distance, has_features, logits_and_features
+from handwritten_digits.ood import distance, has_features
 from handwritten_digits.preprocess import (
     ImageInput,
     Preprocessed,
@@ -43,6 +42,7 @@ from handwritten_digits.preprocess import (
     prepare_zoomed,
     render,
 )
+from handwritten_digits.runtime import Networks
 from handwritten_digits.segment import MAX_DIGITS, glyphs, settle_pieces, split_glyphs
 
 log = logging.getLogger(__name__)
@@ -117,6 +117,7 @@ class Recognizer:
         if max_distance is not None and not max_distance > 0:
             raise DigitsError(f"max_distance must be above 0 (got {max_distance})")
         self.max_distance = max_distance  # None: the OOD score's own threshold from the model file
+        self.networks = Networks(loaded)  # ONNX Runtime where it can (DIGITS_RUNTIME), else PyTorch
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, min_confidence: float = MIN_CONFIDENCE,
@@ -125,14 +126,10 @@ class Recognizer:
 
     def probabilities(self, images: np.ndarray) -> torch.Tensor:
         """(N, 28, 28) uint8 -> (N, C) calibrated probabilities."""
-        lm = self.loaded
-        if len(images) == 0:
-            return torch.empty(0, len(lm.class_names))
-        images_t = torch.from_numpy(np.ascontiguousarray(images))
-        return self._calibrated(infer(lm.model, images_t, lm.mean, lm.std))
+        return self._calibrated(self.networks.logits(images))
 
-    def _calibrated(self, logits: torch.Tensor) -> torch.Tensor:
-        return (logits / self.loaded.temperature).softmax(1)
+    def _calibrated(self, logits: np.ndarray) -> torch.Tensor:
+        return (torch.from_numpy(logits) / self.loaded.temperature).softmax(1)
 
     @property
     def gate_threshold(self) -> float:
@@ -163,16 +160,12 @@ class Recognizer:
         stats = self.loaded.extra.get("ood")
         if stats is None or not has_features(self.loaded) or len(images) == 0:
             return self.probabilities(images).numpy(), self.not_digit(images), np.zeros(len(images))
-        logits, feats = logits_and_features(self.loaded, images)
+        logits, feats = self.networks.logits_and_features(images)
         return self._calibrated(logits).numpy(), self.not_digit(images), distance(feats, stats)
 
     def not_digit(self, images: np.ndarray) -> np.ndarray:
         """(N, 28, 28) uint8 -> (N,) the gate's probability that each is not a digit (0 without one)."""
-        gate = self.loaded.extra.get("gate")
-        if gate is None or len(images) == 0:
-            return np.zeros(len(images), np.float32)
-        from handwritten_digits.gate import not_digit_probability
-        return not_digit_probability(gate, torch.from_numpy(np.ascontiguousarray(images))).numpy()
+        return self.networks.not_digit(images)
 
     def predict_many(self, sources: list[ImageInput]) -> list[Prediction]:
         """One Prediction per source, in order; a bad file gives reason "error", never an exception.

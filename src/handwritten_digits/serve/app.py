@@ -56,7 +56,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     quiet_pillow()
     torch.set_num_threads(settings.torch_threads)
     service = DigitService(Recognizer.load(settings.model), settings, app.state.metrics)
-    log.info("serving %s", service.info["version"])
+    log.info("serving %s on %s", service.info["version"], service.info["runtime"])
     app.state.service = service
     service.batcher.start()
     try:

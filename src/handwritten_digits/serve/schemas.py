@@ -63,6 +63,7 @@ class ModelInfo(BaseModel):
     class_names: list[str]
     metrics: dict[str, Any] = Field(description="The sidecar's metrics (val/test accuracy, ...).")
     card: dict[str, Any] = Field(description="What the model is and how it was made.")
+    runtime: str = Field(description="What runs the networks: onnxruntime, or torch (DIGITS_RUNTIME).")
 
 
 class Health(BaseModel):

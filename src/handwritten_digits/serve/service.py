@@ -40,7 +40,7 @@ class DigitService:
     def __init__(self, recognizer: Recognizer, settings: Settings, metrics: Metrics) -> None:
         self.recognizer = recognizer
         self.metrics = metrics
-        self.info = describe_model(recognizer.loaded)
+        self.info = describe_model(recognizer.loaded) | {"runtime": recognizer.networks.runtime}
         self.batcher: MicroBatcher[Job, dict[str, Any]] = MicroBatcher(
             self._predict_batch, settings.max_batch, settings.batch_wait_ms / 1000,
             max_in_flight=settings.batch_threads, on_batch=metrics.batches.observe)
