@@ -44,7 +44,9 @@ def fifo() -> Iterator[Callable[[Path], Path]]:
 @pytest.fixture(autouse=True)
 def isolated_home(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
                   monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own empty cache, except tests marked `mnist`, which see the real one."""
+    """Every test gets its own empty cache, except tests marked `mnist`, which see the real one; none
+    inherits a DIGITS_RUNTIME choice from the shell."""
+    monkeypatch.delenv("DIGITS_RUNTIME", raising=False)
     if request.node.get_closest_marker("mnist"):
         if not mnist_cached():
             pytest.skip("MNIST is not cached: run `make data` (or `digits data download`)")

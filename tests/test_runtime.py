@@ -14,7 +14,8 @@ from handwritten_digits.modelio import LoadedModel
 from handwritten_digits.models import create_model
 from tests.conftest import synthetic_digits
 
-META = {"input": {"mean": 0.1307, "std": 0.3081}, "class_names": [str(d) for d in range(10)]}
+META = {"input": {"mean": 0.2, "std": 0.4}, "class_names": [str(d) for d in range(10)]}  # not MNIST's:
+# the gate normalises with MNIST's, the classifier with its sidecar's
 
 
 def _loaded(model: str = "best-cnn", gate: bool = True, **args: object) -> LoadedModel:
@@ -61,6 +62,61 @@ def test_pytorch_answers_where_onnx_runtime_cannot(monkeypatch: pytest.MonkeyPat
     assert runtime.Networks(_loaded(width=8), "auto").runtime == "torch"
     with pytest.raises(DigitsError, match="differ by"):
         runtime.Networks(_loaded(width=8), "onnx")
+
+
+@pytest.mark.parametrize("outputs, index", [(2, 0), (2, 1), (1, 0)],
+                         ids=["logits", "features", "gate logits"])
+def test_the_probe_catches_a_wrong_output(outputs: int, index: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = runtime._session
+
+    class Off:  # one output of one session 1% off: more than TOLERANCE, less than a wrong model
+        def __init__(self, session) -> None:  # noqa: ANN001
+            self.session = session
+
+        def run(self, names: None, feeds: dict) -> list[np.ndarray]:
+            out = self.session.run(names, feeds)
+            out[index] = out[index] * 1.01
+            return out
+
+    def session(module: torch.nn.Module, names: list[str]):  # noqa: ANN202
+        made = real(module, names)
+        return Off(made) if len(names) == outputs else made
+
+    monkeypatch.setattr(runtime, "_session", session)
+    networks = runtime.Networks(_loaded(width=8), "auto")
+    assert networks.runtime == "torch" and networks._gate is None  # nothing of ONNX Runtime kept
+
+
+def test_failures_without_a_message_still_fall_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    def bare(module: torch.nn.Module, outputs: list[str]) -> None:
+        raise AssertionError
+
+    monkeypatch.setattr(runtime, "_session", bare)
+    assert runtime.Networks(_loaded(width=8), "auto").runtime == "torch"
+    with pytest.raises(DigitsError, match=r"cannot run this model \(AssertionError\)"):
+        runtime.Networks(_loaded(width=8), "onnx")
+
+
+def test_large_batches_run_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runtime, "CHUNK", 3)
+    loaded = _loaded(width=8)
+    fast, slow = runtime.Networks(loaded, "onnx"), runtime.Networks(loaded, "torch")
+    images = _images()  # 9 images: chunks of 3, 3 and 3
+    assert np.abs(fast.logits(images) - slow.logits(images)).max() < 1e-4
+    assert np.abs(fast.not_digit(images) - slow.not_digit(images)).max() < 1e-5
+
+
+def test_a_classifier_replaced_after_loading_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded = _loaded(width=8)
+    networks = runtime.Networks(loaded, "onnx")
+    images = _images()
+    before = networks.logits(images)
+    torch.manual_seed(5)
+    loaded.model = create_model("best-cnn", width=8).eval()
+    after = networks.logits(images)
+    assert np.abs(after - before).max() > 1e-3
+    assert np.abs(after - runtime.Networks(loaded, "torch").logits(images)).max() < 1e-5
+    assert np.array_equal(networks.logits_and_features(images)[0], after)
 
 
 def test_digits_runtime_chooses(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -479,6 +479,18 @@ def test_serve_cli_refuses_a_missing_model(capsys: pytest.CaptureFixture, tmp_pa
     assert "no model found" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("value, says", [("bogus", "DIGITS_RUNTIME='bogus'"),
+                                          ("onnx", "ONNX Runtime cannot run this model")])
+def test_serve_cli_checks_digits_runtime_before_serving(value: str, says: str, tiny_run: Path,
+                                                        capsys: pytest.CaptureFixture,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DIGITS_RUNTIME", value)  # onnx: the MLP has no features to export
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", "--model", str(tiny_run), "--port", "0"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and says in err and "serving on" not in err
+
+
 def test_serve_cli_refuses_a_port_in_use_before_saying_it_serves(capsys: pytest.CaptureFixture) -> None:
     import socket
 

@@ -29,12 +29,15 @@ def serve(host: str, port: int, model_path: str | None, workers: int, access_log
     """
     import uvicorn
 
+    from handwritten_digits import runtime
     from handwritten_digits.modelio import load_model
     from handwritten_digits.serve.settings import Settings
     if model_path is not None:
         model_path = str(Path(model_path).expanduser().resolve())
     settings = Settings.from_env(model=model_path)
-    load_model(settings.model)  # a bad --model fails here with one line, not in every worker
+    loaded = load_model(settings.model)  # a bad --model fails here with one line, not in every worker
+    if runtime.wanted() == "onnx":  # so does DIGITS_RUNTIME (a bad value, or onnx that cannot run)
+        runtime.Networks(loaded, "onnx")
     os.environ.update(settings.to_env())  # worker processes rebuild the settings from these
     port = _listenable(host, port)
     err.print(f"serving on http://{host}:{port}  (API docs at /docs)")
