@@ -28,6 +28,7 @@ from handwritten_digits.errors import DigitsError
 from handwritten_digits.evaluate import infer, prepare
 from handwritten_digits.modelio import LoadedModel
 from handwritten_digits.models.ours import MNIST_MEAN, MNIST_STD
+from handwritten_digits.ood import has_features, logits_and_features
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,6 @@ class Networks:
     def __init__(self, loaded: LoadedModel, runtime: str | None = None) -> None:
         self.loaded = loaded
         self.model, self.gate = loaded.model, loaded.extra.get("gate")  # what was exported
-        self.features = hasattr(loaded.model, "forward_with_features")
         self._classifier = self._gate = None
         runtime = wanted() if runtime is None else runtime
         if runtime != "torch":
@@ -104,14 +104,13 @@ class Networks:
         self.runtime = "onnxruntime" if self._classifier is not None else "torch"
 
     def _onnx(self) -> None:
-        if not self.features:
+        if not has_features(self.loaded):
             raise NotImplementedError(f"{type(self.loaded.model).__name__} has no forward_with_features")
         self._classifier = _session(_WithFeatures(self.loaded.model), ["logits", "features"])
         self._gate = None if self.gate is None else _session(self.gate, ["logits"])
         lm = self.loaded
         probe = np.random.default_rng(PROBE_SEED).integers(0, 256, (4, 28, 28), dtype=np.uint8)
         probe[0] = 0
-        from handwritten_digits.ood import logits_and_features
         theirs = [t.numpy() for t in logits_and_features(self.loaded, probe)]
         gaps = [_gap(a, b) for a, b in zip(self._run(self._classifier, probe, lm.mean, lm.std), theirs,
                                             strict=True)]
@@ -130,6 +129,11 @@ class Networks:
                 for i in range(0, len(images), CHUNK)]
         return [np.concatenate(outs) for outs in zip(*runs, strict=True)]
 
+    @property
+    def _live_classifier(self):  # -> onnxruntime.InferenceSession | None
+        """The exported classifier while it is still the loaded model's (None: PyTorch answers)."""
+        return self._classifier if self.loaded.model is self.model else None
+
     def _torch_logits(self, images: np.ndarray) -> np.ndarray:
         lm = self.loaded
         return infer(lm.model, torch.from_numpy(np.ascontiguousarray(images)), lm.mean, lm.std).numpy()
@@ -138,17 +142,16 @@ class Networks:
         """(N, 28, 28) uint8 -> (N, C) float32 logits."""
         if len(images) == 0:
             return np.zeros((0, len(self.loaded.class_names)), np.float32)
-        if self._classifier is None or self.loaded.model is not self.model:
+        if self._live_classifier is None:
             return self._torch_logits(images)
-        return self.logits_and_features(images)[0]
+        return self._run(self._live_classifier, images, self.loaded.mean, self.loaded.std)[0]
 
     def logits_and_features(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(N, 28, 28) uint8 -> logits (N, C) and pooled features (N, D), one pass of the classifier."""
-        if self._classifier is None or len(images) == 0 or self.loaded.model is not self.model:
-            from handwritten_digits.ood import logits_and_features
+        if self._live_classifier is None or len(images) == 0:
             logits, feats = logits_and_features(self.loaded, images)
             return logits.numpy(), feats.numpy()
-        logits, feats = self._run(self._classifier, images, self.loaded.mean, self.loaded.std)
+        logits, feats = self._run(self._live_classifier, images, self.loaded.mean, self.loaded.std)
         return logits, feats
 
     def not_digit(self, images: np.ndarray) -> np.ndarray:
