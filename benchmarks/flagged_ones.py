@@ -55,21 +55,16 @@ def draw(tile: np.ndarray, rng: np.random.Generator, feet: np.random.Generator, 
     return 255 - page
 
 
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", help="run folder or .safetensors (default: the package default)")
-    ap.add_argument("--half", choices=("tune", "score"), default="tune")
-    ap.add_argument("--out", default="flagged_ones", help="result name under benchmarks/results")
-    args = ap.parse_args(argv)
+def measure(rec: Recognizer, half: str = "tune") -> dict:
+    """How the half's MNIST test 1s are read drawn plain, with a flag, and with a flag and a foot."""
     test = load_split("mnist", "test")
-    start = 0 if args.half == "tune" else 1
+    start = 0 if half == "tune" else 1
     keep = np.arange(start, len(test.labels), 2)
     ones = test.images[keep][test.labels[keep] == 1].numpy()
-    rec = Recognizer.load(args.model)
     slant = np.array([_slant(t) for t in ones])
     leaning = {"left (< -1 px)": slant < -1, "upright": (slant >= -1) & (slant < 1),
                "right (>= 1 px)": slant >= 1}
-    report: dict = {"model": args.model or "default", "half": args.half, "ones": len(ones)}
+    report: dict = {"half": half, "ones": len(ones)}
     for name, flag, foot in (("plain", False, False), ("flag", True, False), ("flag+foot", True, True)):
         rng, feet = np.random.default_rng(0), np.random.default_rng(1)  # the same for every model
         answers = rec.predict_many([draw(t, rng, feet, flag, foot) for t in ones])
@@ -78,6 +73,17 @@ def main(argv: list[str] | None = None) -> None:
                         "by_lean": {k: round(float(right[m].mean()), 4) for k, m in leaning.items()},
                         "wrong": dict(Counter(str(a.digit if a.digit is not None else a.reason)
                                               for a, r in zip(answers, right, strict=True) if not r))}
+    return report
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", help="run folder or .safetensors (default: the package default)")
+    ap.add_argument("--half", choices=("tune", "score"), default="tune")
+    ap.add_argument("--out", default="flagged_ones", help="result name under benchmarks/results")
+    args = ap.parse_args(argv)
+    report = {"model": args.model or "default", **measure(Recognizer.load(args.model), args.half)}
+    for name in ("plain", "flag", "flag+foot"):
         print(name, report[name], flush=True)
     print(write_result(args.out, report))
 

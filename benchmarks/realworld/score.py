@@ -141,6 +141,21 @@ def items(singles: list[dict], answers: list, baseline: list, number_records: li
     return rows
 
 
+def score_folder(rec: Recognizer, folder: Path, hint: str = "python -m benchmarks.realworld.generate"
+                 ) -> tuple[dict, list[dict]]:
+    """The generated set in `folder` read by `rec`: the table by set and condition, and a row per image."""
+    manifest = folder / "manifest.jsonl"
+    if not manifest.is_file():
+        raise SystemExit(f"{manifest}: not found; run `{hint}` first")
+    records = [json.loads(line) for line in manifest.read_text().splitlines()]
+    singles = [r for r in records if r["kind"] in ("digit", "negative")]
+    number_records = [r for r in records if r["kind"] == "number"]
+    answers, baseline = score_singles(rec, folder, singles)
+    numbers = score_numbers(rec, folder, number_records)
+    table = summarize(singles, answers, baseline, numbers, number_records)
+    return table, items(singles, answers, baseline, number_records, numbers)
+
+
 def pct(k: float, n: int) -> float | None:
     return round(100 * k / n, 2) if n else None
 
@@ -253,28 +268,19 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     folder = args.data or default_out(args.split, args.small)
-    manifest = folder / "manifest.jsonl"
-    if not manifest.is_file():
-        raise SystemExit(f"{manifest}: not found; run `python -m benchmarks.realworld.generate"
-                         f"{' --small' if args.small else ''} --split {args.split}` first")
-    records = [json.loads(line) for line in manifest.read_text().splitlines()]
+    hint = f"python -m benchmarks.realworld.generate{' --small' if args.small else ''} --split {args.split}"
     rec = Recognizer.load(args.model)
-    singles = [r for r in records if r["kind"] in ("digit", "negative")]
-    number_records = [r for r in records if r["kind"] == "number"]
-    answers, baseline = score_singles(rec, folder, singles)
-    numbers = score_numbers(rec, folder, number_records)
+    table, rows = score_folder(rec, folder, hint)
     n_tiles = args.tiles or (1000 if args.small else 10_000)
     tiles = mnist_tiles(rec, n_tiles, args.split) if args.tiles != 0 else None
-    table = summarize(singles, answers, baseline, numbers, number_records)
     report = {"model": args.model or "package default", "data": str(folder), "split": args.split,
-              "images": len(records),
+              "images": len(rows),
               "date": time.strftime("%Y-%m-%d %H:%M"), "targets": TARGETS,
               "acceptance": acceptance(table, tiles), "mnist_tiles": tiles, "table": table}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
     args.out.with_suffix(".md").write_text(markdown(report))
     if args.items:
-        rows = items(singles, answers, baseline, number_records, numbers)
         args.items.parent.mkdir(parents=True, exist_ok=True)
         args.items.write_text("".join(json.dumps(row) + "\n" for row in rows))
     print(markdown(report))
