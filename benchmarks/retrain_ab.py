@@ -15,7 +15,8 @@ the European 1s of `benchmarks.flagged_ones` (tune half), the other collection's
 the real-world tune split, and fresh tune-side numbers (`--dev`: folders made by `python -m
 benchmarks.realworld.generate --split tune --seed S --sets numbers --out DIR`). The score split is never
 read. Writes benchmarks/results/NAME.json and NAME.md: each run's figures, each arm's medians, and the
-median over seeds of each arm's difference from the first arm.
+median over seeds of each arm's difference from the first arm. `--reuse` takes the figures of runs an
+earlier result measured (same folder name), so a new arm is compared without measuring the old ones again.
 """
 
 from __future__ import annotations
@@ -114,15 +115,24 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--arm", nargs="+", action="append", required=True, metavar=("NAME", "RUN"),
                     help="an arm's name and its run folders; once per arm, the first is the reference")
     ap.add_argument("--dev", type=Path, action="append", default=[], help="a fresh tune-side numbers folder")
+    ap.add_argument("--reuse", type=Path, metavar="JSON",
+                    help="an earlier result of this benchmark: its runs are not measured again")
     ap.add_argument("--name", default="retrain_ab", help="result name under benchmarks/results")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    earlier = {}
+    if args.reuse:
+        earlier = {r["run"]: r for arm in json.loads(args.reuse.read_text())["runs"].values()
+                   for r in arm.values()}
     runs: dict[str, dict[int, dict[str, float]]] = {}
     for name, *folders in args.arm:
         if not folders:
             ap.error(f"--arm {name} names no run folder")
         runs[name] = {}
         for folder in map(Path, folders):
+            if str(folder) in earlier:
+                runs[name][seed_of(folder)] = earlier[str(folder)]
+                continue
             with tempfile.TemporaryDirectory() as work:
                 path, threshold = finish(folder, Path(work))
                 rec = Recognizer.load(path, max_distance=threshold)
@@ -131,7 +141,8 @@ def main(argv: list[str] | None = None) -> None:
             print(name, folder, runs[name][seed_of(folder)], flush=True)
     summary = compare(runs)
     print(markdown(runs, summary))
-    print(write_result(args.name, {"dev": [str(d) for d in args.dev], "runs": runs, **summary}))
+    print(write_result(args.name, {"dev": [str(d) for d in args.dev], "reused": str(args.reuse or ""),
+                                   "runs": runs, **summary}))
     (RESULTS / f"{args.name}.md").write_text(markdown(runs, summary))
 
 

@@ -36,3 +36,28 @@ def test_an_arm_without_runs_is_refused(capsys: pytest.CaptureFixture[str]) -> N
     with pytest.raises(SystemExit) as e:
         main(["--arm", "plain"])
     assert e.value.code == 2 and "names no run folder" in capsys.readouterr().err
+
+
+def test_reused_runs_are_not_measured_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks import retrain_ab
+    runs = []
+    for name, seed in (("a", 1), ("b", 1)):
+        run = tmp_path / f"{name}-s{seed}"
+        run.mkdir()
+        (run / "config.json").write_text(json.dumps({"seed": seed}))
+        runs.append(run)
+    earlier = tmp_path / "earlier.json"
+    earlier.write_text(json.dumps({"runs": {"a": {"1": {"run": str(runs[0]), **_run(90.0)}}}}))
+    measured = []
+
+    def finish(run: Path, work: Path) -> tuple[Path, float]:
+        measured.append(run)
+        return run, 1000.0
+    monkeypatch.setattr(retrain_ab, "finish", finish)
+    monkeypatch.setattr(retrain_ab.Recognizer, "load", staticmethod(lambda *a, **k: None))
+    monkeypatch.setattr(retrain_ab, "measure", lambda rec, dev: _run(92.0))
+    monkeypatch.setattr(retrain_ab, "RESULTS", tmp_path)
+    monkeypatch.setattr(retrain_ab, "write_result", lambda name, payload: tmp_path / name)
+    main(["--arm", "a", str(runs[0]), "--arm", "b", str(runs[1]), "--reuse", str(earlier)])
+    assert measured == [runs[1]]  # only the new arm's run
+    assert "| b - a, median of pairs | +2.00" in (tmp_path / "retrain_ab.md").read_text()
