@@ -22,6 +22,7 @@ earlier result measured (same folder name), so a new arm is compared without mea
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import statistics
@@ -29,33 +30,51 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from benchmarks import flagged_ones, other_collection
 from benchmarks.common import RESULTS, write_result
 from benchmarks.realworld.generate import default_out
-from benchmarks.realworld.score import score_folder
+from benchmarks.realworld.score import read_manifest, score_folder
 from handwritten_digits import Recognizer, gate, ood
 from handwritten_digits.data.datasets import load_split
-from handwritten_digits.modelio import load_model
+from handwritten_digits.errors import DigitsError
+from handwritten_digits.modelio import LoadedModel, load_model
 
 log = logging.getLogger("retrain_ab")
 TABLE_KEYS = ("good", "bad", "marker", "fonts")  # accuracy on the tune split's sets
 MEASURES = ("flagged_ones", "other_tune", "good", "bad", "numbers", "marker", "fonts", "negatives")
 
 
+def matched_threshold(shipped: np.ndarray, shipped_threshold: float, run: np.ndarray) -> float:
+    """The distance threshold that refuses the same share of `run`'s validation distances as
+    `shipped_threshold` refuses of `shipped`'s, rounded to tens as the shipped one is."""
+    refused = float((shipped > shipped_threshold).mean())
+    return round(float(np.percentile(run, 100 * (1 - refused))), -1)
+
+
+@functools.cache
+def _validation() -> torch.Tensor:
+    return load_split("mnist", "val").images  # (5000, 28, 28) uint8
+
+
+def _distances(loaded: LoadedModel) -> np.ndarray:
+    return ood.distance(ood.logits_and_features(loaded, _validation())[1], loaded.extra["ood"])
+
+
+@functools.cache
+def _shipped() -> tuple[LoadedModel, np.ndarray]:
+    shipped = load_model(None)
+    return shipped, _distances(shipped)
+
+
 def finish(run: Path, work: Path) -> tuple[Path, float]:
     """The run's model with the shipped gate and its own distance score, and that score's threshold."""
-    shipped = load_model(None)
+    shipped, shipped_d = _shipped()
     gated = gate.attach(run, shipped.extra["gate"], work / "gated.safetensors",
                         shipped.meta["gate"]["threshold"], shipped.meta["gate"]["metrics"])
     scored = load_model(ood.attach(gated, work / "candidate.safetensors"))
-    val = load_split("mnist", "val").images
-
-    def distances(loaded):
-        return ood.distance(ood.logits_and_features(loaded, val)[1], loaded.extra["ood"])
-    refused = float((distances(shipped) > shipped.meta["ood"]["threshold"]).mean())
-    threshold = round(float(np.percentile(distances(scored), 100 * (1 - refused))), -1)
-    return scored.path, threshold
+    return scored.path, matched_threshold(shipped_d, shipped.meta["ood"]["threshold"], _distances(scored))
 
 
 def measure(rec: Recognizer, dev: list[Path]) -> dict[str, float]:
@@ -64,13 +83,14 @@ def measure(rec: Recognizer, dev: list[Path]) -> dict[str, float]:
     blocks, labels = other_collection.load_optdigits()
     tune = [other_collection.render(b) for b in blocks[0::2]]
     out["other_tune"] = 100 * other_collection.score(rec, tune, labels[0::2])["correct"]
-    table, _ = score_folder(rec, default_out("tune", False))
+    tune_split = default_out("tune", False)
+    table, _ = score_folder(rec, tune_split, read_manifest(tune_split))
     out |= {k: table[k]["accuracy_pct"] for k in TABLE_KEYS}
     out["negatives"] = table["negatives"]["abstained_pct"]
     right = table["numbers"]["accuracy_pct"] * table["numbers"]["n"]
     n = table["numbers"]["n"]
     for folder in dev:  # the tune split's numbers and the fresh ones, pooled
-        t, _ = score_folder(rec, folder)
+        t, _ = score_folder(rec, folder, read_manifest(folder))
         right += t["numbers"]["accuracy_pct"] * t["numbers"]["n"]
         n += t["numbers"]["n"]
     out["numbers"] = right / n
@@ -79,6 +99,39 @@ def measure(rec: Recognizer, dev: list[Path]) -> dict[str, float]:
 
 def seed_of(run: Path) -> int:
     return int(json.loads((run / "config.json").read_text())["seed"])
+
+
+def plan(arms: list[list[str]]) -> dict[str, dict[int, Path]]:
+    """Arm name -> seed -> run folder, every folder checked before anything is measured."""
+    out: dict[str, dict[int, Path]] = {}
+    for name, *folders in arms:
+        if name in out:
+            raise DigitsError(f"--arm {name} is given twice")
+        if not folders:
+            raise DigitsError(f"--arm {name} names no run folder")
+        out[name] = {}
+        for folder in map(Path, folders):
+            if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
+                raise DigitsError(f"{folder}: not a finished run folder (config.json and model.safetensors)")
+            seed = seed_of(folder)
+            if seed in out[name]:
+                raise DigitsError(f"--arm {name}: {out[name][seed]} and {folder} both have seed {seed}")
+            out[name][seed] = folder.resolve()
+    first, *others = out
+    for name in others:
+        if not set(out[name]) & set(out[first]):
+            raise DigitsError(f"--arm {name} shares no seed with --arm {first}: nothing to pair")
+    return out
+
+
+def reusable(path: Path | None, dev: list[Path]) -> dict[str, dict]:
+    """Figures an earlier result measured, by resolved run folder, if it measured the same --dev."""
+    if path is None:
+        return {}
+    earlier = json.loads(path.read_text())
+    if earlier.get("dev") != [str(d.resolve()) for d in dev]:
+        raise DigitsError(f"{path} measured numbers in {earlier.get('dev')}, not in the --dev given")
+    return {str(Path(r["run"]).resolve()): r for arm in earlier["runs"].values() for r in arm.values()}
 
 
 def compare(runs: dict[str, dict[int, dict[str, float]]]) -> dict:
@@ -120,30 +173,29 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--name", default="retrain_ab", help="result name under benchmarks/results")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    earlier = {}
-    if args.reuse:
-        earlier = {r["run"]: r for arm in json.loads(args.reuse.read_text())["runs"].values()
-                   for r in arm.values()}
-    runs: dict[str, dict[int, dict[str, float]]] = {}
-    for name, *folders in args.arm:
-        if not folders:
-            ap.error(f"--arm {name} names no run folder")
+    try:
+        arms, earlier = plan(args.arm), reusable(args.reuse, args.dev)
+    except DigitsError as e:
+        ap.error(str(e))
+    runs: dict[str, dict[int, dict]] = {}
+    for name, by_seed in arms.items():
         runs[name] = {}
-        for folder in map(Path, folders):
+        for seed, folder in sorted(by_seed.items()):
             if str(folder) in earlier:
-                runs[name][seed_of(folder)] = earlier[str(folder)]
+                runs[name][seed] = earlier[str(folder)]
                 continue
             with tempfile.TemporaryDirectory() as work:
                 path, threshold = finish(folder, Path(work))
                 rec = Recognizer.load(path, max_distance=threshold)
-                runs[name][seed_of(folder)] = {"run": str(folder), "distance_threshold": threshold,
-                                               **measure(rec, args.dev)}
-            print(name, folder, runs[name][seed_of(folder)], flush=True)
+                figures = measure(rec, args.dev)
+            runs[name][seed] = {"run": str(folder), "distance_threshold": threshold, **figures}
+            print(name, folder, runs[name][seed], flush=True)
     summary = compare(runs)
-    print(markdown(runs, summary))
-    print(write_result(args.name, {"dev": [str(d) for d in args.dev], "reused": str(args.reuse or ""),
-                                   "runs": runs, **summary}))
-    (RESULTS / f"{args.name}.md").write_text(markdown(runs, summary))
+    table = markdown(runs, summary)
+    print(table)
+    dev = [str(d.resolve()) for d in args.dev]
+    print(write_result(args.name, {"dev": dev, "reused": str(args.reuse or ""), "runs": runs, **summary}))
+    (RESULTS / f"{args.name}.md").write_text(table)
 
 
 if __name__ == "__main__":

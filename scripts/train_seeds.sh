@@ -7,7 +7,7 @@
 # Seed S trains into OUT_PREFIX-sS (its output in train.log there), on one thread, without a report.
 # Stop 27's A/B, ten runs at once on a lent H200 (about 400 s):
 #   scripts/train_seeds.sh runs/g/plain 20 21 22 23 24 -- --recipe best@2 --device cuda &
-#   scripts/train_seeds.sh runs/g/flag 20 21 22 23 24 -- --recipe best --flag 0.3 --device cuda &
+#   scripts/train_seeds.sh runs/g/flag 20 21 22 23 24 -- --recipe best@2 --flag 0.3 --device cuda &
 #   wait
 # then `python -m benchmarks.retrain_ab` compares the arms. PYTHON names the interpreter (default:
 # python on PATH).
@@ -17,7 +17,8 @@ usage() { echo "usage: $0 OUT_PREFIX SEED [SEED ...] -- digits-train flags" >&2;
 prefix=$1; shift
 seeds=()
 while [[ $# -gt 0 && $1 != -- ]]; do
-  [[ $1 =~ ^[0-9]+$ ]] || usage
+  [[ $1 =~ ^(0|[1-9][0-9]*)$ ]] || usage
+  [[ " ${seeds[*]} " == *" $1 "* ]] && { echo "seed $1 is given twice" >&2; exit 2; }
   seeds+=("$1"); shift
 done
 [[ ${#seeds[@]} -gt 0 && $# -gt 0 ]] || usage
@@ -34,5 +35,8 @@ for seed in "${seeds[@]}"; do
   pids+=($!)
 done
 status=0
-for pid in "${pids[@]}"; do wait "$pid" || { status=1; echo "a run failed: see $prefix-s*/train.log" >&2; }; done
+for i in "${!pids[@]}"; do
+  run=$prefix-s${seeds[i]}
+  wait "${pids[i]}" || { status=1; echo "$run failed: see $run/train.log" >&2; }
+done
 exit $status

@@ -141,13 +141,16 @@ def items(singles: list[dict], answers: list, baseline: list, number_records: li
     return rows
 
 
-def score_folder(rec: Recognizer, folder: Path, hint: str = "python -m benchmarks.realworld.generate"
-                 ) -> tuple[dict, list[dict]]:
-    """The generated set in `folder` read by `rec`: the table by set and condition, and a row per image."""
+def read_manifest(folder: Path, hint: str = "python -m benchmarks.realworld.generate --split tune"
+                  ) -> list[dict]:
     manifest = folder / "manifest.jsonl"
     if not manifest.is_file():
         raise SystemExit(f"{manifest}: not found; run `{hint}` first")
-    records = [json.loads(line) for line in manifest.read_text().splitlines()]
+    return [json.loads(line) for line in manifest.read_text().splitlines()]
+
+
+def score_folder(rec: Recognizer, folder: Path, records: list[dict]) -> tuple[dict, list[dict]]:
+    """The generated set in `folder` read by `rec`: the table by set and condition, and a row per image."""
     singles = [r for r in records if r["kind"] in ("digit", "negative")]
     number_records = [r for r in records if r["kind"] == "number"]
     answers, baseline = score_singles(rec, folder, singles)
@@ -268,13 +271,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     folder = args.data or default_out(args.split, args.small)
-    hint = f"python -m benchmarks.realworld.generate{' --small' if args.small else ''} --split {args.split}"
+    small = " --small" if args.small else ""
+    records = read_manifest(folder, f"python -m benchmarks.realworld.generate{small} --split {args.split}")
     rec = Recognizer.load(args.model)
-    table, rows = score_folder(rec, folder, hint)
+    table, rows = score_folder(rec, folder, records)
     n_tiles = args.tiles or (1000 if args.small else 10_000)
     tiles = mnist_tiles(rec, n_tiles, args.split) if args.tiles != 0 else None
     report = {"model": args.model or "package default", "data": str(folder), "split": args.split,
-              "images": len(rows),
+              "images": len(records),
               "date": time.strftime("%Y-%m-%d %H:%M"), "targets": TARGETS,
               "acceptance": acceptance(table, tiles), "mnist_tiles": tiles, "table": table}
     args.out.parent.mkdir(parents=True, exist_ok=True)
