@@ -16,7 +16,8 @@ the real-world tune split, and fresh tune-side numbers (`--dev`: folders made by
 benchmarks.realworld.generate --split tune --seed S --sets numbers --out DIR`). The score split is never
 read. Writes benchmarks/results/NAME.json and NAME.md: each run's figures, each arm's medians, and the
 median over seeds of each arm's difference from the first arm. `--reuse` takes the figures of runs an
-earlier result measured (same folder name), so a new arm is compared without measuring the old ones again.
+earlier result measured (the same folders, the same --dev), so a new arm is compared without measuring
+the old ones again.
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ from handwritten_digits.data.datasets import load_split
 from handwritten_digits.errors import DigitsError
 from handwritten_digits.modelio import LoadedModel, load_model
 
-log = logging.getLogger("retrain_ab")
 TABLE_KEYS = ("good", "bad", "marker", "fonts")  # accuracy on the tune split's sets
 MEASURES = ("flagged_ones", "other_tune", "good", "bad", "numbers", "marker", "fonts", "negatives")
 
