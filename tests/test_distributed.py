@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from handwritten_digits.context import Context
+from handwritten_digits.context import Context, resolve_device
+from handwritten_digits.errors import DigitsError
 from handwritten_digits.train import read_metrics, shard_order
 
 
@@ -21,12 +22,29 @@ def test_shards_are_disjoint_and_cover_the_data() -> None:
     assert not set(shards[0].tolist()) & set(shards[1].tolist())
 
 
+def test_auto_gives_each_process_a_gpu_or_takes_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    gpus = {"n": 1}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpus["n"] > 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus["n"])
+    assert resolve_device("auto", 1).type == "cuda"
+    assert resolve_device("auto", 2).type == "cpu"  # nccl cannot put two processes on one GPU
+    with pytest.raises(DigitsError, match="2 processes need a GPU each and this machine has 1"):
+        resolve_device("cuda", 2)
+    gpus["n"] = 2
+    assert resolve_device("auto", 2).type == resolve_device("cuda", 2).type == "cuda"
+    gpus["n"] = 0
+    assert resolve_device("auto", 1).type == "cpu"
+    with pytest.raises(DigitsError, match="no CUDA device"):
+        resolve_device("cuda", 1)
+
+
 @pytest.mark.slow
 def test_two_process_gloo_training(tmp_path: Path, tiny_dataset: Path) -> None:
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
            "-m", "handwritten_digits.train", "--model", "seed-mlp", "--dataset", str(tiny_dataset),
-           "--epochs", "2", "--batch-size", "32", "--threads", "1", "--out", str(out), "--no-report"]
+           "--epochs", "2", "--batch-size", "32", "--threads", "1", "--device", "cpu", "--out", str(out),
+           "--no-report"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import torch
 
 from handwritten_digits.errors import DigitsError
 from handwritten_digits.modelio import load_model
@@ -98,10 +99,11 @@ def test_a_last_batch_of_one_image_is_left_out(tiny_dataset: Path, tmp_path: Pat
     assert read_metrics(run)[0]["epoch"] == 1
 
 
-def _train_cmd(dataset: Path, out: Path, *extra: str) -> list[str]:
+def _train_cmd(dataset: Path, out: Path, *extra: str, device: str = "cpu") -> list[str]:
+    # CPU unless asked: a resumed run matches an uninterrupted one exactly there (cuDNN's kernels need not)
     return [sys.executable, "-m", "handwritten_digits", "train", "--model", "seed-cnn",
             "--dataset", str(dataset), "--epochs", "3", "--batch-size", "16", "--threads", "1",
-            "--out", str(out), "--no-report", *extra]
+            "--device", device, "--out", str(out), "--no-report", *extra]
 
 
 @pytest.mark.slow
@@ -128,6 +130,16 @@ def test_resume_after_sigkill_matches_uninterrupted(tmp_path: Path, tiny_dataset
     ]
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_run_resumes_on_the_gpu(tmp_path: Path, tiny_dataset: Path) -> None:
+    # the optimizer's state is loaded after the model is on the GPU (before: Adam found its moments on
+    # the CPU and stopped), and dropout's GPU random state comes back with the checkpoint
+    run = fit(_config(tiny_dataset, tmp_path / "gpu", epochs=1, device="cuda"))
+    assert "cuda_rng" in torch.load(run / "checkpoint.pt", weights_only=True)
+    fit(_config(tiny_dataset, run, epochs=2, device="cuda"), resume=True)
+    assert [r["epoch"] for r in read_metrics(run)] == [1, 2]
+
+
 def test_model_args_merge_into_the_recipe() -> None:
     from handwritten_digits.recipes import parse_model_args, recipe_config
     config = recipe_config("best", model_args=parse_model_args(["kernel=5", "width=24"]))
@@ -140,11 +152,12 @@ def test_bf16_only_where_the_device_computes_it(tiny_dataset: Path, tmp_path: Pa
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     import handwritten_digits.context as context
 
-    fp32 = read_metrics(fit(_config(tiny_dataset, tmp_path / "fp32", epochs=1)))[0]
+    fp32 = read_metrics(fit(_config(tiny_dataset, tmp_path / "fp32", epochs=1, device="cpu")))[0]
     monkeypatch.setattr(context, "native_bf16", lambda device: False)  # an AVX2-only CPU
-    emulated = read_metrics(fit(_config(tiny_dataset, tmp_path / "a", epochs=1, precision="bf16")))[0]
+    emulated = read_metrics(fit(_config(tiny_dataset, tmp_path / "a", epochs=1, precision="bf16",
+                                        device="cpu")))[0]
     monkeypatch.setattr(context, "native_bf16", lambda device: True)
-    native = fit(_config(tiny_dataset, tmp_path / "b", epochs=1, precision="bf16"))
+    native = fit(_config(tiny_dataset, tmp_path / "b", epochs=1, precision="bf16", device="cpu"))
     first = read_metrics(native)[0]
     assert [r["train_precision"] for r in (fp32, emulated, first)] == ["fp32", "fp32", "bf16"]
     assert emulated["train_loss"] == fp32["train_loss"]  # the fallback is plain fp32 ...
@@ -152,7 +165,7 @@ def test_bf16_only_where_the_device_computes_it(tiny_dataset: Path, tmp_path: Pa
     assert json.loads((native / "model.json").read_text())["metrics"]["train_precision"] == "bf16"
     # resumed on a device without native bf16, a run that began in bf16 goes on in bf16 (exactly)
     monkeypatch.setattr(context, "native_bf16", lambda device: False)
-    resumed = fit(_config(tiny_dataset, native, epochs=2, precision="bf16"), resume=True)
+    resumed = fit(_config(tiny_dataset, native, epochs=2, precision="bf16", device="cpu"), resume=True)
     assert [r["train_precision"] for r in read_metrics(resumed)] == ["bf16", "bf16"]
 
 

@@ -35,17 +35,23 @@ class Context:
         return self.rank == 0
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name: str, world: int = 1) -> torch.device:
+    """`auto` is CUDA where every one of the `world` processes gets a GPU of its own, else the CPU
+    (two processes cannot share one GPU under nccl: the second asks for a cuda:1 that is not there)."""
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
+        return torch.device("cuda" if gpus >= max(world, 1) else "cpu")
+    if name == "cuda" and not gpus:
         raise DigitsError("--device cuda: no CUDA device is available here; use --device cpu")
+    if name == "cuda" and gpus < world:
+        raise DigitsError(f"--device cuda: {world} processes need a GPU each and this machine has {gpus}; "
+                          f"use --nproc {gpus} or --device cpu")
     return torch.device(name)
 
 
 def setup_context(config: TrainConfig) -> Context:
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    device = resolve_device(config.device)
+    device = resolve_device(config.device, world)
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     rank = dist.get_rank() if world > 1 else 0

@@ -31,6 +31,9 @@ def save_checkpoint(run: Path, model: nn.Module, opt: torch.optim.Optimizer,
                     state: dict[str, Any]) -> None:
     payload = {"model": model.state_dict(), "optimizer": opt.state_dict(),
                "torch_rng": torch.get_rng_state(), "state": state}
+    device = next(model.parameters()).device
+    if device.type == "cuda":
+        payload["cuda_rng"] = torch.cuda.get_rng_state(device)
     with atomic_path(run / "checkpoint.pt") as tmp:
         torch.save(payload, tmp)
 

@@ -260,9 +260,11 @@ def fit(config: TrainConfig, reporter: Reporter | None = None, resume: bool = Fa
     run = Path(config.out) if config.out else default_run_dir(config.recipe or config.model, config.seed)
     entry = get_entry(config.model)
     seed_everything(config.seed)
-    model = create_model(config.model, **config.model_args)
+    model = create_model(config.model, **config.model_args).to(ctx.device)
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
     data, val, test = _load_data(config)
-    opt = build_optimizer(config, model)
+    opt = build_optimizer(config, model)  # after the move: a resumed optimizer's state follows its params
     history: list[dict[str, Any]] = []
     state: dict[str, Any] = {"epoch": 0, "best_val_acc": -1.0, "train_time_s": 0.0}
     if resume:
@@ -270,6 +272,8 @@ def fit(config: TrainConfig, reporter: Reporter | None = None, resume: bool = Fa
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         torch.set_rng_state(ckpt["torch_rng"])
+        if ctx.device.type == "cuda" and "cuda_rng" in ckpt:  # dropout's masks are drawn on the GPU
+            torch.cuda.set_rng_state(ckpt["cuda_rng"], ctx.device)
         state = dict(ckpt["state"])
         history = [r for r in read_metrics(run) if r["epoch"] <= state["epoch"]]
         ran = history[-1].get("train_precision") if history else None
@@ -281,9 +285,6 @@ def fit(config: TrainConfig, reporter: Reporter | None = None, resume: bool = Fa
             raise DigitsError(f"{run}: already holds a run; use --resume {run} or another --out")
         run.mkdir(parents=True, exist_ok=True)
         write_json(run / "config.json", asdict(config))
-    model.to(ctx.device)
-    if config.channels_last:
-        model = model.to(memory_format=torch.channels_last)
     net = nn.parallel.DistributedDataParallel(model) if ctx.world > 1 else model
     steps_per_epoch = epoch_steps(len(shard_order(len(data[1]), torch.Generator(), ctx)),
                                   config.batch_size)
