@@ -53,3 +53,23 @@ def test_two_process_gloo_training(tmp_path: Path, tiny_dataset: Path) -> None:
     assert all(r["processes"] == 2 for r in history)
     assert history[-1]["val_acc"] > 0.9
     assert (out / "model.safetensors").is_file() and (out / "checkpoint.pt").is_file()
+
+
+def test_too_few_gpus_for_nproc_is_one_line_before_torchrun(capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    from handwritten_digits.cli import main
+    cli_train = importlib.import_module("handwritten_digits.cli.train")  # the module, not its command
+    launched = []
+    monkeypatch.setattr(cli_train, "_torchrun", launched.append)
+    for gpus, why in ((0, "no CUDA device"), (1, "2 processes need a GPU each and this machine has 1")):
+        monkeypatch.setattr(torch.cuda, "is_available", lambda gpus=gpus: gpus > 0)
+        monkeypatch.setattr(torch.cuda, "device_count", lambda gpus=gpus: gpus)
+        with pytest.raises(SystemExit) as e:
+            main(["train", "--recipe", "fast", "--device", "cuda", "--nproc", "2"])
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and why in err and len(err.strip().splitlines()) == 1
+    assert launched == []
+    main(["train", "--recipe", "fast", "--device", "cpu", "--nproc", "2"])
+    assert launched == [2]

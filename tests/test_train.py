@@ -140,6 +140,23 @@ def test_a_run_resumes_on_the_gpu(tmp_path: Path, tiny_dataset: Path) -> None:
     assert [r["epoch"] for r in read_metrics(run)] == [1, 2]
 
 
+def test_the_optimizer_is_built_on_the_model_as_it_trains(tiny_dataset: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # the model reaches its device and memory format before the optimizer is built, so a resumed
+    # optimizer's state lands where the parameters are (on a GPU, Adam stopped otherwise)
+    import handwritten_digits.train as train
+    built, real = [], train.build_optimizer
+
+    def spy(config: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
+        built.append(all(p.is_contiguous(memory_format=torch.channels_last)
+                         for p in model.parameters() if p.dim() == 4))
+        return real(config, model)
+    monkeypatch.setattr(train, "build_optimizer", spy)
+    fit(_config(tiny_dataset, tmp_path / "r", model="seed-cnn", epochs=1, device="cpu", channels_last=True),
+        remember=False)
+    assert built == [True]
+
+
 def test_model_args_merge_into_the_recipe() -> None:
     from handwritten_digits.recipes import parse_model_args, recipe_config
     config = recipe_config("best", model_args=parse_model_args(["kernel=5", "width=24"]))

@@ -51,7 +51,10 @@ def resolve_device(name: str, world: int = 1) -> torch.device:
 
 def setup_context(config: TrainConfig) -> Context:
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    device = resolve_device(config.device, world)
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", world))  # the processes on this machine, a GPU each
+    device = resolve_device(config.device, local)
+    if config.device == "auto" and device.type == "cpu" and torch.cuda.is_available() and is_main_process():
+        log.warning("%d processes, %d GPU(s): training on the CPU", local, torch.cuda.device_count())
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     rank = dist.get_rank() if world > 1 else 0

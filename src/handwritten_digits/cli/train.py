@@ -111,17 +111,18 @@ def train(recipe: str | None, resume_run: str | None, nproc: int | None, dry_run
             for version, fields in versions.items():
                 out.print(f"{name}@{version}: {json.dumps(fields)}")
         return
-    if nproc and nproc > 1:
-        _torchrun(nproc)
-        return
-    from handwritten_digits.context import is_main_process
+    from handwritten_digits.context import is_main_process, resolve_device
     from handwritten_digits.train import fit
     resume = resume_run is not None
     if resume:
         config = _resumed_config(resume_run)
     else:
-        flags["model_args"] = recipes.parse_model_args(flags["model_args"]) or None
-        config = recipes.recipe_config(recipe or "seed", **flags)
+        model_args = recipes.parse_model_args(flags["model_args"]) or None
+        config = recipes.recipe_config(recipe or "seed", **{**flags, "model_args": model_args})
+    if nproc and nproc > 1:
+        resolve_device(config.device, nproc)  # too few GPUs: one line here, not a traceback per process
+        _torchrun(nproc)
+        return
     if dry_run:
         config.epochs, config.limit_train = 1, 512
     run = fit(config, RichReporter() if is_main_process() else None, resume=resume)
