@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
+from collections.abc import Callable
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -55,8 +56,9 @@ def draw(tile: np.ndarray, rng: np.random.Generator, feet: np.random.Generator, 
     return 255 - page
 
 
-def measure(rec: Recognizer, half: str = "tune") -> dict:
-    """How the half's MNIST test 1s are read drawn plain, with a flag, and with a flag and a foot."""
+def measure(rec: Recognizer, half: str = "tune", done: Callable[[str, dict], object] | None = None) -> dict:
+    """How the half's MNIST test 1s are read drawn plain, with a flag, and with a flag and a foot;
+    `done(name, figures)` is called as each of the three is finished."""
     test = load_split("mnist", "test")
     start = 0 if half == "tune" else 1
     keep = np.arange(start, len(test.labels), 2)
@@ -73,6 +75,8 @@ def measure(rec: Recognizer, half: str = "tune") -> dict:
                         "by_lean": {k: round(float(right[m].mean()), 4) for k, m in leaning.items()},
                         "wrong": dict(Counter(str(a.digit if a.digit is not None else a.reason)
                                               for a, r in zip(answers, right, strict=True) if not r))}
+        if done:
+            done(name, report[name])
     return report
 
 
@@ -82,10 +86,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--half", choices=("tune", "score"), default="tune")
     ap.add_argument("--out", default="flagged_ones", help="result name under benchmarks/results")
     args = ap.parse_args(argv)
-    report = {"model": args.model or "default", **measure(Recognizer.load(args.model), args.half)}
-    for name in ("plain", "flag", "flag+foot"):
-        print(name, report[name], flush=True)
-    print(write_result(args.out, report))
+    figures = measure(Recognizer.load(args.model), args.half, lambda name, r: print(name, r, flush=True))
+    print(write_result(args.out, {"model": args.model or "default", **figures}))
 
 
 if __name__ == "__main__":
