@@ -77,12 +77,17 @@ def finish(run: Path, work: Path) -> tuple[Path, float]:
     return scored.path, matched_threshold(shipped_d, shipped.meta["ood"]["threshold"], _distances(scored))
 
 
+@functools.cache
+def _other_tune() -> tuple[list[np.ndarray], np.ndarray]:
+    """The other collection's tune half, drawn once for every run."""
+    blocks, labels = other_collection.load_optdigits()
+    return [other_collection.render(b) for b in blocks[0::2]], labels[0::2]
+
+
 def measure(rec: Recognizer, dev: list[Path]) -> dict[str, float]:
     """The tune-side figures of one finished run, in percent."""
     out = {"flagged_ones": 100 * flagged_ones.measure(rec, "tune")["flag"]["right"]}
-    blocks, labels = other_collection.load_optdigits()
-    tune = [other_collection.render(b) for b in blocks[0::2]]
-    out["other_tune"] = 100 * other_collection.score(rec, tune, labels[0::2])["correct"]
+    out["other_tune"] = 100 * other_collection.score(rec, *_other_tune())["correct"]
     tune_split = default_out("tune", False)
     table, _ = score_folder(rec, tune_split, read_manifest(tune_split))
     out |= {k: table[k]["accuracy_pct"] for k in TABLE_KEYS}
